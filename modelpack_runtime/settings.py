@@ -55,6 +55,8 @@ class Settings:
     debug: bool = False                      # --debug / SELDON_DEBUG
     tracing: bool = False                    # --tracing / TRACING (accepted; logged as unsupported)
     pidfile: Optional[str] = None
+    inline_predict: str = "auto"             # MODELPACK_INLINE_PREDICT: auto | always | never
+    reload: bool = False                     # --reload (development): restart workers on *.py change
 
     # labels for metrics (contract C.10)
     deployment_name: str = ""                # SELDON_DEPLOYMENT_ID
