@@ -1,0 +1,96 @@
+"""Connecting to the Docker Engine, and the one seam where SDK exceptions become modelpack errors.
+
+Connection settings follow ``docker.from_env()``: DOCKER_HOST (unix://, tcp://, ssh://),
+DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, then the current Docker CLI context.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from packager.errors import DockerUnavailable, ModelpackError
+
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+API_TIMEOUT_S = 300  # pushes of big layers can be quiet for a while between progress chunks
+
+
+def describe_host() -> str:
+    """Where we try to reach the daemon, for error messages."""
+    host = os.environ.get("DOCKER_HOST")
+    if host:
+        return f"DOCKER_HOST={host}"
+    return f"{DEFAULT_SOCKET} (DOCKER_HOST is not set)"
+
+
+def _unreachable(detail: str) -> DockerUnavailable:
+    return DockerUnavailable(
+        f"cannot reach the Docker daemon at {describe_host()}: {_short(detail)}",
+        hint="start dockerd (e.g. `sudo systemctl start docker`) or set DOCKER_HOST to a reachable daemon",
+    )
+
+
+def _short(detail: str, limit: int = 200) -> str:
+    detail = " ".join(str(detail).split())
+    return detail if len(detail) <= limit else detail[: limit - 3] + "..."
+
+
+def _ssh_kwargs() -> dict[str, bool]:
+    # docker-py's own ssh transport needs paramiko; without it, shell out to the ssh client
+    # (which also honours ~/.ssh/config, as the docker CLI does).
+    if not os.environ.get("DOCKER_HOST", "").startswith("ssh://"):
+        return {}
+    try:
+        import paramiko  # noqa: F401
+    except ImportError:
+        return {"use_ssh_client": True}
+    return {}
+
+
+def connect() -> docker.APIClient:
+    """The low-level API client, already checked to answer (``/version``)."""
+    try:
+        client = docker.from_env(timeout=API_TIMEOUT_S, **_ssh_kwargs())
+        api = client.api
+        api.ping()
+    except docker.errors.TLSParameterError as exc:
+        raise DockerUnavailable(
+            f"Docker TLS settings are invalid (DOCKER_TLS_VERIFY={os.environ.get('DOCKER_TLS_VERIFY', '')!r}, "
+            f"DOCKER_CERT_PATH={os.environ.get('DOCKER_CERT_PATH', '')!r}): {_short(str(exc))}",
+            hint="point DOCKER_CERT_PATH at a folder with ca.pem, cert.pem and key.pem",
+        ) from exc
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        raise _unreachable(str(exc)) from exc
+    return api
+
+
+@contextlib.contextmanager
+def mapped_errors(action: str) -> Iterator[None]:
+    """Map SDK and transport exceptions raised inside the block onto DockerUnavailable (exit 4).
+
+    Errors that already are ModelpackErrors (raised by stream parsing) pass through unchanged.
+    """
+    try:
+        yield
+    except ModelpackError:
+        raise
+    except docker.errors.APIError as exc:
+        explanation = exc.explanation or str(exc)
+        raise DockerUnavailable(
+            f"Docker Engine API error during {action} at {describe_host()}: "
+            f"HTTP {exc.status_code}: {_short(str(explanation))}",
+            hint="check the daemon's log (journalctl -u docker) and retry",
+        ) from exc
+    except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        raise _unreachable(f"connection lost during {action}: {exc}") from exc
+    except requests.exceptions.Timeout as exc:
+        raise DockerUnavailable(
+            f"the Docker daemon at {describe_host()} did not answer within {API_TIMEOUT_S}s during {action}",
+            hint="check that the daemon is not overloaded, then retry",
+        ) from exc
+    except docker.errors.DockerException as exc:
+        raise DockerUnavailable(f"Docker error during {action}: {_short(str(exc))}") from exc
