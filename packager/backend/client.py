@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from typing import Iterator
 
 import docker
@@ -27,9 +28,25 @@ def describe_host() -> str:
     return f"{DEFAULT_SOCKET} (DOCKER_HOST is not set)"
 
 
+_CAUSES = (
+    re.compile(r"\[Errno (?:-?\d+|None)\] (?P<cause>[^'\")\]]+)"),
+    re.compile(r"(?P<cause>No such file or directory|Connection refused|Permission denied|"
+               r"Name or service not known|timed out|Connection reset by peer)"),
+)
+
+
+def root_cause(detail: str) -> str:
+    """The OS-level reason buried in urllib3's nested messages ("Connection refused")."""
+    for pattern in _CAUSES:
+        match = pattern.search(detail)
+        if match:
+            return match["cause"].strip()
+    return _short(detail)
+
+
 def _unreachable(detail: str) -> DockerUnavailable:
     return DockerUnavailable(
-        f"cannot reach the Docker daemon at {describe_host()}: {_short(detail)}",
+        f"cannot reach the Docker daemon at {describe_host()}: {root_cause(detail)}",
         hint="start dockerd (e.g. `sudo systemctl start docker`) or set DOCKER_HOST to a reachable daemon",
     )
 
@@ -40,13 +57,9 @@ def _short(detail: str, limit: int = 200) -> str:
 
 
 def _ssh_kwargs() -> dict[str, bool]:
-    # docker-py's own ssh transport needs paramiko; without it, shell out to the ssh client
-    # (which also honours ~/.ssh/config, as the docker CLI does).
-    if not os.environ.get("DOCKER_HOST", "").startswith("ssh://"):
-        return {}
-    try:
-        import paramiko  # noqa: F401
-    except ImportError:
+    # docker-py's ssh transport uses paramiko (the docker[ssh] extra, a dependency of ours);
+    # MODELPACK_DOCKER_SSH_CLIENT=1 shells out to the ssh binary instead, like the docker CLI.
+    if os.environ.get("MODELPACK_DOCKER_SSH_CLIENT", "") in ("1", "true", "yes"):
         return {"use_ssh_client": True}
     return {}
 

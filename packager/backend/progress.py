@@ -19,7 +19,7 @@ import re
 import shutil
 import sys
 from collections import deque
-from typing import Iterable, TextIO
+from typing import Any, Iterable, TextIO
 
 MODES = ("auto", "plain", "quiet")
 _PANE_LINES = 6
@@ -27,29 +27,41 @@ _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]+:)(?P<
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
+MASK = "****"
+
+
 def _fallback_redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask URL passwords (``scheme://user:***@host``) and every given secret value."""
+    """Mask URL passwords (``scheme://user:****@host``) and every given secret value."""
     for value in sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True):
-        text = text.replace(value, "***")
-    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}***{m.group('at')}", text)
+        text = text.replace(value, MASK)
+    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}{m.group('at')}", text)
+
+
+def _shared() -> Any:
+    try:
+        from packager import redact as shared  # the CLI's redactor (packager/redact.py)
+    except ImportError:
+        return None
+    return shared
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Tell the CLI's shared redactor about secret values, so its own messages mask them too."""
+    shared = _shared()
+    if shared is not None and hasattr(shared, "register_secret"):
+        for value in values:
+            shared.register_secret(value)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Redact with the CLI's shared redactor when it exists, and always with the local rules too.
 
-    The local pass runs after the shared one so that a secret is masked even if the shared
-    redactor's signature or rules differ from what this module expects.
+    The local pass runs after the shared one so that a secret is masked even when the shared
+    redactor skips it (it ignores values shorter than 4 characters).
     """
-    secrets = list(secrets)
-    try:
-        from packager.redact import redact as shared  # C's module; optional at import time
-    except ImportError:
-        shared = None
+    shared = _shared()
     if shared is not None:
-        try:
-            text = shared(text, secrets)  # type: ignore[call-arg]
-        except TypeError:
-            text = shared(text)  # type: ignore[call-arg]
+        text = shared.redact(text)
     return _fallback_redact(text, secrets)
 
 
@@ -77,7 +89,8 @@ class Progress:
                  env: dict[str, str] | None = None) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.mode = resolve_mode(mode, self.stream, env)
-        self._secrets: list[str] = [s for s in secrets if s]
+        self._secrets: list[str] = []
+        self.add_secrets(secrets)
         self._phase = ""
         self._pane: deque[str] = deque(maxlen=_PANE_LINES)
         self._drawn = 0
@@ -85,8 +98,10 @@ class Progress:
         self._last_status: dict[str, str] = {}
 
     def add_secrets(self, values: Iterable[str]) -> None:
-        """Register more values that must never be printed."""
-        self._secrets.extend(v for v in values if v)
+        """Register more values that must never be printed (here and in the CLI's redactor)."""
+        values = [v for v in values if v]
+        self._secrets.extend(values)
+        register_secrets(values)
 
     def redact(self, text: str) -> str:
         return redact(text, self._secrets)
