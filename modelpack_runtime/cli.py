@@ -264,6 +264,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     from . import server  # imported late so `--help` and flag errors stay fast
 
     if settings.reload:
-        server.serve_source(settings.workdir, settings, reload=True)
+        raise SystemExit(server.serve_source(settings.workdir, settings, reload=True))
     else:
         raise SystemExit(server.run(settings))
