@@ -1,0 +1,79 @@
+"""`python -m serve` (what bench/run-serve runs): parse options, run every server in turn, write
+bench/results/serve.{json,md,png}."""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import loadgen, report
+from .runner import Plan, bench_server
+from .servers import SPECS
+
+BENCH = Path(__file__).resolve().parent.parent
+
+
+def _log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench/run-serve", description=__doc__)
+    p.add_argument("--quick", action="store_true",
+                   help="smoke test: 1 s runs, no warm-up, 8 connections only; writes to results/partial/")
+    p.add_argument("--only", action="append", default=[], metavar="NAME",
+                   help=f"run only these servers (repeat or comma-separate): {', '.join(SPECS)}")
+    p.add_argument("--seconds", type=int, default=10, help="length of each measured wrk run (default 10)")
+    p.add_argument("--warmup", type=int, default=2, help="warm-up run per case, 8 connections (default 2)")
+    p.add_argument("--connections", default="1,8,64", help="comma-separated (default 1,8,64)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results folder (default bench/results, or bench/results/partial with --quick/--only)")
+    args = p.parse_args(argv)
+    only = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
+    unknown = [n for n in only if n not in SPECS]
+    if unknown:
+        p.error(f"--only {','.join(unknown)}: unknown server; choose from {', '.join(SPECS)}")
+    args.only = only or list(SPECS)
+    if args.quick:
+        args.seconds, args.warmup, args.connections = 1, 0, "8"
+    try:
+        args.connections = tuple(int(c) for c in args.connections.split(","))
+    except ValueError:
+        p.error(f"--connections {args.connections!r}: expected comma-separated integers, e.g. 1,8,64")
+    if args.out is None:
+        partial = args.quick or len(args.only) < len(SPECS)
+        args.out = BENCH / "results" / ("partial" if partial else "")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    plan = Plan(args.connections, args.seconds, args.warmup, BENCH / "results" / "raw" / stamp)
+    meta = {
+        "command": "bench/run-serve " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
+        "started_utc": stamp, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        "load_before": os.getloadavg(), "wrk": loadgen.wrk_version(),
+        "seconds": plan.seconds, "warmup": plan.warmup, "connections": list(plan.connections),
+    }
+    _log(f"serving benchmark: {', '.join(args.only)}; {plan.seconds} s per run at {plan.connections}"
+         f" connections; load average {meta['load_before'][0]:.2f}")
+    servers = {name: bench_server(SPECS[name], plan, _log) for name in args.only}
+    meta["load_after"] = os.getloadavg()
+    results = {"meta": meta, "servers": servers}
+    paths = report.write(results, args.out)
+    _log("wrote " + ", ".join(str(p) for p in paths))
+    failed = [n for n, s in servers.items() if "failure" in s or any(v != "ok" for v in s["checks"].values())]
+    if failed:
+        _log(f"some servers failed or answered wrong: {', '.join(failed)} (see the JSON)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Write one run's results: serve.json (everything), serve.md (tables), serve.png (chart)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .cases import ALL_CASES
+from .targets import evaluate
+
+CHART_BARS = ("modelpack", "modelpack-w2", "seldon-core", "mlserver", "kserve")
+COLORS = {"modelpack": "#1f6fb4", "modelpack-w2": "#7fb2e0", "seldon-core": "#d62728",
+          "mlserver": "#ff9f1c", "kserve": "#2ca02c"}
+
+
+def _fmt_rps(v: float) -> str:
+    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
+
+
+def markdown(results: dict) -> str:
+    meta, servers = results["meta"], results["servers"]
+    conns = [str(c) for c in meta["connections"]]
+    lines = [f"Command: `{meta['command']}`  ",
+             f"Run {meta['started_utc']} on {meta['machine']}; {meta['wrk']}; {meta['seconds']} s per point"
+             f" after a {meta['warmup']} s warm-up; load average before {meta['load_before'][0]:.2f}.", ""]
+    lines += ["| case | server | " + " | ".join(f"req/s @{c} | p50 ms @{c} | p99 ms @{c}" for c in conns) + " |",
+              "|---|---|" + "---:|---:|---:|" * len(conns)]
+    for case in ALL_CASES:
+        for name, s in servers.items():
+            runs = s.get("cases", {}).get(case.name)
+            if not runs:
+                continue
+            cells = []
+            for c in conns:
+                r = runs.get(c)
+                cells += ([_fmt_rps(r["rps"]) + (f" ({r['error_total']} err)" if r["error_total"] else ""),
+                           f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}"] if r else ["", "", ""])
+            lines.append(f"| {case.name} | {name} | " + " | ".join(cells) + " |")
+    lines += ["", "| server | version | workers | start to ready | idle RSS total | idle PSS total |"
+              " processes | largest process RSS |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for name, s in servers.items():
+        mem = s.get("memory", {})
+        ready = f"{s['ready_s']:.2f} s" if "ready_s" in s else "never"
+        lines.append(f"| {name} | {s['version']} | {s['workers']} | {ready} | {mem.get('rss_total_mb', '')} MB |"
+                     f" {mem.get('pss_total_mb', '')} MB | {len(mem.get('processes', []))} |"
+                     f" {mem.get('rss_max_process_mb', '')} MB |")
+    notes = [f"- {n}: {s['note']}" for n, s in servers.items() if s.get("note")]
+    notes += [f"- {n}: {s['failure']}" for n, s in servers.items() if s.get("failure")]
+    notes += [f"- {n} {c}: {v}" for n, s in servers.items() for c, v in s["checks"].items() if v != "ok"]
+    if notes:
+        lines += ["", "Notes:", *notes]
+    verdicts = evaluate(servers)
+    if verdicts:
+        lines += ["", "Targets (ratios within this run, 8 connections, modelpack 1 worker unless named):", "",
+                  "| target | measured | met |", "|---|---|---|"]
+        mark = {True: "yes", False: "**no**", None: "n/a"}
+        lines += [f"| {v.target} | {v.value} | {mark[v.met]} |" for v in verdicts]
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: dict, path: Path) -> bool:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    servers, c = results["servers"], "8"
+
+    def rps(name: str, case: str) -> float | None:
+        return servers.get(name, {}).get("cases", {}).get(case, {}).get(c, {}).get("rps")
+
+    bars = [b for b in CHART_BARS if b in servers]
+    fig, axes = plt.subplots(1, 2, figsize=(15, 6.2), gridspec_kw={"width_ratios": [1, 1]})
+    for ax, size in zip(axes, ("small", "large")):
+        cases = [k.name for k in ALL_CASES if k.size == size]
+        width = 0.8 / max(len(bars), 1)
+        for i, case in enumerate(cases):
+            for j, name in enumerate(bars):
+                v = rps(name, case)
+                if v is None:
+                    continue
+                x = i - 0.4 + width * (j + 0.5)
+                ax.bar(x, v, width, color=COLORS[name], label=name if i == 0 or name not in
+                       ax.get_legend_handles_labels()[1] else None)
+                ax.text(x, v * 1.08, _fmt_rps(v), ha="center", va="bottom", fontsize=7, rotation=90)
+            for name, style in (("raw", "-"), ("raw-w2", ":")):
+                v = rps(name, case)
+                if v is not None:
+                    ax.hlines(v, i - 0.45, i + 0.45, colors="black", linestyles=style, linewidth=2,
+                              label=f"{name} (plain ASGI baseline)" if i == 0 else None)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(cases)), [k.replace(f"/{size}", "") for k in cases])
+        dims = "1x10" if size == "small" else "1000x100"
+        ax.set_title(f"{size} body ({dims} floats)")
+        ax.set_ylabel("requests/s at 8 connections (log scale)")
+        ax.grid(axis="y", which="both", alpha=0.3)
+        ax.set_ylim(top=ax.get_ylim()[1] * 3)
+    handles, labels = {}, []
+    for ax in axes:
+        for h, lbl in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lbl, h)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), frameon=False)
+    fig.suptitle(f"Serving throughput, same row-sum model, wrk on loopback, 8 connections"
+                 f" ({results['meta']['started_utc']}); higher is better")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write(results: dict, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    results = dict(results, targets=[v.__dict__ for v in evaluate(results["servers"])])
+    paths = [out / "serve.json", out / "serve.md"]
+    paths[0].write_text(json.dumps(results, indent=2) + "\n")
+    paths[1].write_text(markdown(results))
+    if chart(results, out / "serve.png"):
+        paths.append(out / "serve.png")
+    return paths
