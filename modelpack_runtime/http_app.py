@@ -16,7 +16,7 @@ from typing import Any, Awaitable, Callable, NamedTuple, Optional
 
 import orjson
 
-from . import multipart
+from . import multipart, v2_codec
 from .errors import MicroserviceError, NotReady, seldon_error_body, to_microservice_error, v2_error_body
 from .inline import RouteState, Runner
 from .settings import Settings
@@ -188,13 +188,14 @@ class App:
                 body_obj["ready"] = False
             reply = (status, JSON, dumps(body_obj), [(b"allow", ",".join(sorted(route.methods)).encode())]
                      if status == 405 and route else ())
-        headers = [(b"content-type", reply[1]), _CORS]
+        body = reply[2]
+        headers = [(b"content-type", reply[1]), (b"content-length", b"%d" % len(body)), _CORS]
         if len(reply) > 3 and reply[3]:
             headers.extend(reply[3])
         if close:
             headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": reply[2]})
+        await send({"type": "http.response.body", "body": body})
         if route is not None and route.counted and self.metrics is not None:
             self.metrics.observe_request(route.protocol, route.template, status, perf_counter() - start)
 
@@ -318,13 +319,11 @@ class App:
         return await self._call(req, self._v2_infer_work, req)
 
     def _v2_infer_work(self, req: Request) -> Reply:
-        from . import v2_codec  # the data plane's codec: JSON + binary tensor extension
-
         if not req.body:
             raise MicroserviceError("Empty request body: send an inference request JSON object")
         request = v2_codec.decode_request(req.body, req.header_length)
         response = self.dp.v2_infer(req.params["name"], req.params.get("version"), request)
-        body, json_length = v2_codec.encode_response(response)
+        body, json_length = v2_codec.encode_response(response, request)
         if json_length is None:
             return 200, JSON, body
         return 200, b"application/octet-stream", body, [(b"inference-header-content-length",

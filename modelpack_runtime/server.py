@@ -58,15 +58,22 @@ def bind(host: str, port: int) -> socket.socket:
 # ------------------------------------------------------------------------------------------------
 # worker
 # ------------------------------------------------------------------------------------------------
-def _start_grpc(settings: Settings, dataplane: Any) -> Optional[Any]:
-    if settings.grpc_workers <= 0:
+def _start_grpc(settings: Settings, dataplane: Any, metrics: Any, index: int) -> Optional[Any]:
+    """Start the worker's gRPC server (docs/runtime-design.md, "gRPC"): workers 0..grpc_workers-1 only."""
+    if index >= settings.grpc_workers:
         return None
     try:
         from . import grpc_server  # type: ignore[attr-defined]
     except ImportError as exc:
-        log.info("gRPC is not available in this build (%s); serving REST only", exc)
+        if index == 0:
+            log.info("gRPC is not available in this build (%s); serving REST only", exc)
         return None
-    return grpc_server.start(settings, dataplane)
+    try:
+        return grpc_server.start(settings, dataplane, metrics)
+    except getattr(grpc_server, "GrpcUnavailable", ImportError) as exc:
+        if index == 0:
+            log.info("gRPC is not available in this build (%s); serving REST only", exc)
+        return None
 
 
 def worker_main(settings: Settings, sock: socket.socket, index: int) -> None:
@@ -118,7 +125,7 @@ def _serve_worker(settings: Settings, sock: socket.socket, index: int) -> None:
     signal.signal(signal.SIGINT, lambda *_: None)
     try:
         # gRPC serves the same DataPlane; like REST it answers "not ready" until load() is done.
-        grpc = _start_grpc(settings, dataplane)
+        grpc = _start_grpc(settings, dataplane, metrics, index)
         server.run(sockets=[sock])
     finally:
         if grpc is not None:
@@ -153,6 +160,7 @@ class Master:
             self.http = bind(s.host, s.http_port)
             self.metrics_sock = bind(s.host, s.metrics_port)
             self.metrics_sock.setblocking(False)
+            self.grpc_reservation = self._reserve_grpc_port()
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
             log.info("modelpack-microservice %s: HTTP on %s:%d, metrics on %s:%d%s, %d worker(s)",
@@ -171,6 +179,22 @@ class Master:
                 except OSError:
                     pass
 
+    def _reserve_grpc_port(self) -> Optional[socket.socket]:
+        # Fail early if the gRPC port is taken; SO_REUSEPORT lets the workers' gRPC servers bind it too.
+        s = self.settings
+        if s.grpc_workers <= 0 or not hasattr(socket, "SO_REUSEPORT"):
+            return None
+        sock = socket.socket(socket.AF_INET6 if ":" in s.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            sock.bind((s.host, s.grpc_port))
+        except OSError as exc:
+            sock.close()
+            raise SystemExit(f"modelpack-microservice: error: cannot reserve the gRPC port {s.host}:{s.grpc_port} "
+                             f"({exc.strerror}); pick another with --grpc-port, or --grpc-workers 0") from None
+        return sock
+
     def _on_signal(self, signum: int, frame: Any) -> None:
         if not self.stopping:
             log.info("received %s: stopping workers (graceful timeout %g s)", signal.Signals(signum).name,
@@ -181,6 +205,8 @@ class Master:
         pid = os.fork()
         if pid == 0:  # child
             self.metrics_sock.close()
+            if self.grpc_reservation is not None:
+                self.grpc_reservation.close()
             worker_main(self.settings, self.http, slot)
         self.workers[pid] = slot
         self.started[slot] = time.monotonic()
@@ -272,6 +298,8 @@ class Master:
         self._wait_workers(self.settings.graceful_timeout + 5.0)
         self.http.close()
         self.metrics_sock.close()
+        if self.grpc_reservation is not None:
+            self.grpc_reservation.close()
         log.info("all workers stopped")
 
     def _serve_metrics(self) -> None:

@@ -1,0 +1,5 @@
+class Model:
+    def predict_raw(self, raw):
+        if isinstance(raw, (bytes, bytearray)):
+            raw = bytes(raw).decode("utf-8")
+        return '{"echo": %d, "kind": "%s"}' % (len(raw), "raw")
