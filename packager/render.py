@@ -1,0 +1,184 @@
+"""Render a BuildSpec into a complete Docker build context: the Dockerfile (from the builder's
+jinja2 template), the runtime wheel, the entry script, local wheels, the dependency manifests with
+the local files they reference, and the filtered source. Rendered inputs are files, never strings
+pasted into RUN lines."""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from . import constants as c
+from .builders import data_dir
+from .errors import UsageError
+from .runtime_wheel import build_runtime_wheel
+from .source.ignore import IgnoreRules
+from .spec import BuildSpec
+
+DEPS_WORKDIR = f"{c.VENV}/modelpack-deps"   # inside the venv, so `-e ./lib` installs keep working
+WHEELS_DIR = "/tmp/wheels"
+MODELPACK_TMP = "/tmp/modelpack"
+
+
+@dataclass(frozen=True)
+class RenderedContext:
+    directory: Path                    # complete build context, Dockerfile at its root
+    dockerfile: str                    # "Dockerfile"
+    build_args: dict[str, str]         # non-secret
+    secret_build_args: dict[str, str]  # consumed ONLY in the deps stage; never printed, never in the image
+    labels: dict[str, str]
+    file_count: int
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things are in the context and how the install steps use them (template input)."""
+
+    runtime_wheel: str                       # context path of the runtime wheel
+    ca_file: str | None                      # context path of the CA bundle
+    wheels: tuple[str, ...]                  # wheel file names in wheels/
+    requirement_args: tuple[str, ...]        # `-r FILE` arguments, relative to DEPS_WORKDIR
+    install_wheels: bool                     # no manifests: install every local wheel
+    project_from_source: bool                # project deps not literal: install `.` from a copy
+    secret_args: tuple[str, ...]             # ARG names
+    pip_env: tuple[tuple[str, str], ...]     # inline env of the pip RUN lines: (NAME, shell expr)
+
+    @property
+    def has_deps(self) -> bool:
+        return bool(self.requirement_args or self.install_wheels)
+
+
+def docker_quote(value: str) -> str:
+    """A double-quoted Dockerfile word (ENV/LABEL) whose value is taken literally."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+def plan_layout(spec: BuildSpec) -> Layout:
+    deps = spec.deps
+    reqs: list[str] = []
+    if deps.requirements:
+        reqs.append(deps.requirements)
+    if deps.project is not None:
+        reqs.append(c.PROJECT_REQUIREMENTS)
+    names = [k for k, _ in spec.secret_env]
+    pip_env: list[tuple[str, str]] = []
+    if spec.ca_cert is not None:
+        pip_env.append(("PIP_CERT", f"{MODELPACK_TMP}/ca.crt"))
+    for name in names:
+        target = c.PIP_ENV_ALIASES.get(name, name)
+        if target != name and target in names:
+            continue  # merged into the alias line below
+        expr = f'"${name}"'
+        alias_sources = [a for a, t in c.PIP_ENV_ALIASES.items() if t == name and a in names]
+        if alias_sources:
+            expr = '"' + " ".join(f"${n}" for n in [name, *alias_sources]) + '"'
+        pip_env.append((target, expr))
+    pip_env = sorted(set(pip_env), key=lambda kv: kv[0])
+    return Layout(f"{c.CTX_MODELPACK}/{_wheel_name()}", c.CTX_CA_FILE if spec.ca_cert else None,
+                  tuple(w.name for w in deps.wheels), tuple(reqs),
+                  bool(deps.wheels) and not reqs,
+                  deps.project is not None and deps.project.dependencies is None,
+                  tuple(sorted(names)), tuple(pip_env))
+
+
+def _wheel_name() -> str:
+    from .runtime_wheel import wheel_name
+
+    return wheel_name()
+
+
+def render_dockerfile(spec: BuildSpec, layout: Layout) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(spec.builder.directory)),
+                             undefined=jinja2.StrictUndefined, autoescape=False,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["dq"] = docker_quote
+    template = env.get_template(spec.builder.dockerfile)
+    return template.render(spec=spec, layout=layout, c=c, deps_workdir=DEPS_WORKDIR,
+                           wheels_dir=WHEELS_DIR, modelpack_tmp=MODELPACK_TMP)
+
+
+def _group_like_user(mode: int) -> int:
+    # OpenShift runs images with an arbitrary UID in group 0: give the group the owner's rights.
+    return (mode & 0o777) | ((mode & 0o700) >> 3)
+
+
+def _copy_file(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    os.chmod(dst, _group_like_user(src.stat().st_mode))
+
+
+def _copy_tree(root: Path, rel: str, dest_root: Path) -> None:
+    always = IgnoreRules([])
+    src = root / rel
+    if src.is_file():
+        _copy_file(src, dest_root / rel)
+        return
+    for dirpath, dirnames, filenames in os.walk(src):
+        base = Path(dirpath).relative_to(root).as_posix()
+        dirnames[:] = [d for d in dirnames if not always.excluded(f"{base}/{d}", True)]
+        for name in filenames:
+            if not always.excluded(f"{base}/{name}", False):
+                _copy_file(Path(dirpath) / name, dest_root / base / name)
+
+
+def _prepare_outdir(outdir: Path) -> None:
+    if outdir.exists() and any(outdir.iterdir()):
+        if not ((outdir / "Dockerfile").is_file() and (outdir / c.CTX_MODELPACK).is_dir()):
+            raise UsageError(f"{outdir}: folder is not empty", "pass a new or empty folder")
+        shutil.rmtree(outdir)  # a context rendered before: replace it
+    outdir.mkdir(parents=True, exist_ok=True)
+
+
+def _write_deps(spec: BuildSpec, deps_dir: Path) -> None:
+    root = spec.source.root
+    deps = spec.deps
+    for rel in deps.local_paths:
+        _copy_tree(root, rel, deps_dir)
+    for rel, number in deps.self_references:
+        path = deps_dir / rel
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        lines[number - 1] = "# installed after the source copy by modelpack: " + lines[number - 1]
+        path.write_text("".join(lines), encoding="utf-8")
+    project = deps.project
+    if project is None:
+        return
+    lines = [f"# {project.manifest}: the project's dependencies and build requirements, read by modelpack\n"]
+    if project.dependencies is None:
+        for f in spec.files:  # computed dependencies: install the project from a full copy
+            _copy_file(root / f.rel, deps_dir / f.rel)
+        lines.append(".\n")
+    else:
+        lines += [f"{d}\n" for d in project.dependencies]
+    lines += [f"{d}\n" for d in project.build_requires]
+    (deps_dir / c.PROJECT_REQUIREMENTS).write_text("".join(lines), encoding="utf-8")
+
+
+def render_context(spec: BuildSpec, outdir: Path, *, include_secrets: bool) -> RenderedContext:
+    """Write the complete build context into `outdir` (new or empty, or a context rendered before)."""
+    _prepare_outdir(outdir)
+    layout = plan_layout(spec)
+    build_runtime_wheel(outdir / c.CTX_MODELPACK)
+    _copy_file(data_dir("templates") / "entrypoint.sh", outdir / c.CTX_ENTRYPOINT)
+    if spec.ca_cert is not None:
+        _copy_file(spec.ca_cert, outdir / c.CTX_CA_FILE)
+    for wheel in spec.deps.wheels:
+        _copy_file(wheel.path, outdir / c.CTX_WHEELS / wheel.name)
+    if spec.deps.requirements or spec.deps.project:
+        _write_deps(spec, outdir / c.CTX_DEPS)
+    (outdir / c.CTX_SRC).mkdir()
+    for f in spec.files:
+        _copy_file(spec.source.root / f.rel, outdir / c.CTX_SRC / f.rel)
+    (outdir / "Dockerfile").write_text(render_dockerfile(spec, layout), encoding="utf-8")
+    count, size = 0, 0
+    for path in outdir.rglob("*"):
+        if path.is_file():
+            count += 1
+            size += path.stat().st_size
+    return RenderedContext(outdir, "Dockerfile", {},
+                           dict(spec.secret_env) if include_secrets else {},
+                           dict(spec.labels), count, size)

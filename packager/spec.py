@@ -1,0 +1,210 @@
+"""From the CLI's options and the source folder to a frozen, validated BuildSpec, in stages:
+parse (.s2i/environment, --env-file, -e), validate (collecting every error), complete (defaults,
+builder, base image, labels). The renderer trusts a BuildSpec and checks nothing again."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .builders import Builder, find_builder
+from .constants import (DEFAULT_PERSISTENCE, DEFAULT_SERVICE_TYPE, HEALTHCHECK_KEY, LABEL_PREFIX, MODEL_NAME,
+                        OCI_PREFIX, PERSISTENCE, RESERVED_KEYS, S2I_ENVIRONMENT, SERVICE_TYPE, SERVICE_TYPES)
+from .errors import ModelpackError, SourceError, UsageError
+from .redact import redact, register_secret
+from .source.deps import Dependencies, detect_dependencies
+from .source.envfile import EnvEntry, read_env_file
+from .source.fetch import FetchedSource, fetch_source
+from .source.ignore import IgnoreRules
+from .source.modelcheck import check_model_name
+from .source.secrets import is_build_only, is_sensitive
+from .source.tree import SourceFile, check_size, source_digest, walk_source
+
+_TRUE = ("1", "true", "t", "yes", "y", "on")
+_FALSE = ("0", "false", "f", "no", "n", "off", "")
+# [registry[:port]/]path[:tag] (lower-case path components, as docker requires)
+_IMAGE_REF = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*"
+                        r"(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Everything the CLI parsed for `build` / `dockerfile`. Construct with keywords."""
+
+    src: Path
+    context_dir: str | None = None
+    tags: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()          # -e KEY=VALUE, in order (wins over the files)
+    env_file: Path | None = None
+    builder: str | None = None
+    python: str | None = None
+    base_image: str | None = None
+    wheels: Path | None = None
+    ca_cert: Path | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    no_cache: bool = False
+    pull: bool = False
+    platform: str | None = None
+    progress: str = "auto"                         # auto | plain | quiet
+    output: str = "text"                           # text | json
+    push: bool = False
+    healthcheck: bool = False                      # also MODELPACK_HEALTHCHECK=1
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """The completed, validated description of one image build."""
+
+    source: FetchedSource
+    files: tuple[SourceFile, ...]
+    source_digest: str
+    model_name: str
+    model_file: str                                 # the module file MODEL_NAME resolves to
+    service_type: str
+    persistence: str
+    runtime_env: tuple[tuple[str, str], ...]        # ENV of the image, MODEL_NAME first
+    secret_env: tuple[tuple[str, str], ...]         # build-only: dependency install step only
+    deps: Dependencies
+    builder: Builder
+    python: str
+    base_image: str
+    healthcheck: bool
+    ca_cert: Path | None
+    labels: tuple[tuple[str, str], ...]             # OCI + io.modelpack.* + --label (last wins)
+    tags: tuple[str, ...]
+    warnings: tuple[str, ...]
+    version: str = __version__
+    options: BuildOptions | None = field(default=None, compare=False)
+
+    @property
+    def source_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def parse_bool(value: str, where: str) -> bool:
+    if value.strip().lower() in _TRUE:
+        return True
+    if value.strip().lower() in _FALSE:
+        return False
+    raise SourceError(f'{where}: "{value}" is not a boolean', "use 1 or 0")
+
+
+def collect_env(root: Path, options: BuildOptions) -> list[EnvEntry]:
+    """Stage 1 (parse): .s2i/environment, then --env-file, then -e; later entries win."""
+    entries: list[EnvEntry] = []
+    s2i = root / S2I_ENVIRONMENT
+    if s2i.is_file():
+        entries += read_env_file(s2i, S2I_ENVIRONMENT, committed=True)
+    if options.env_file is not None:
+        if not options.env_file.is_file():
+            raise UsageError(f"--env-file {options.env_file}: no such file", "check the path")
+        entries += read_env_file(options.env_file, f"--env-file {options.env_file.name}", committed=False)
+    entries += [EnvEntry(k, v, "-e", False) for k, v in options.env]
+    return entries
+
+
+def _merge(entries: list[EnvEntry]) -> dict[str, EnvEntry]:
+    merged: dict[str, EnvEntry] = {}
+    for entry in entries:
+        merged.pop(entry.key, None)  # keep first-appearance order of the winning value's file
+        merged[entry.key] = entry
+    return merged
+
+
+def _complete_python(builder: Builder, options: BuildOptions, errors: list[str]) -> tuple[str, str]:
+    python = options.python or builder.default_python
+    if not re.fullmatch(r"\d+\.\d+", python):
+        errors.append(f'--python "{python}": expected X.Y such as 3.11')
+    elif options.base_image is None and python not in builder.pythons:
+        errors.append(f"--python {python}: builder {builder.name} supports {', '.join(builder.pythons)}; "
+                      "pick one or pass --base-image")
+    return python, options.base_image or builder.base_image_for(python)
+
+
+def load_spec(options: BuildOptions) -> BuildSpec:
+    """Parse, validate (collecting every error into one SourceError) and complete a BuildSpec."""
+    for tag in options.tags:
+        if not _IMAGE_REF.match(tag):
+            raise UsageError(f'image name "{tag}": not a valid reference',
+                             "use [registry/]name[:tag] in lower case, e.g. myorg/mymodel:1.0")
+    fetched = fetch_source(str(options.src), options.context_dir)
+    root = fetched.root
+    rules = IgnoreRules.from_source(root)
+    files = walk_source(root, rules)
+    present = {f.rel for f in files}
+    env = _merge(collect_env(root, options))
+    for entry in env.values():
+        if is_sensitive(entry.key, entry.value):
+            register_secret(entry.value)  # from here on every message masks it
+
+    errors: list[str] = []
+    warnings: list[str] = []
+
+    def attempt(fn, *args):  # collect SourceErrors instead of stopping at the first
+        try:
+            return fn(*args)
+        except ModelpackError as exc:
+            errors.append(str(exc))
+            return None
+
+    model_entry = env.get(MODEL_NAME)
+    model_file = None
+    if model_entry is None or not model_entry.value:
+        errors.append(f"MODEL_NAME is not set; add MODEL_NAME=Model to {S2I_ENVIRONMENT} or pass -e MODEL_NAME=Model")
+    else:
+        model_file = attempt(check_model_name, root, model_entry.value, present)
+    service_type = env[SERVICE_TYPE].value if SERVICE_TYPE in env else DEFAULT_SERVICE_TYPE
+    if service_type not in SERVICE_TYPES:
+        where = env[SERVICE_TYPE].origin
+        errors.append(f'{where}: SERVICE_TYPE "{service_type}" is not one of {", ".join(SERVICE_TYPES)}')
+    persistence = env[PERSISTENCE].value if PERSISTENCE in env else DEFAULT_PERSISTENCE
+    if persistence not in ("0", "1"):
+        errors.append(f'{env[PERSISTENCE].origin}: PERSISTENCE "{persistence}" must be 0 or 1')
+    healthcheck = options.healthcheck
+    if HEALTHCHECK_KEY in env:
+        healthcheck = healthcheck or bool(attempt(parse_bool, env[HEALTHCHECK_KEY].value, env[HEALTHCHECK_KEY].origin))
+    runtime_env: list[tuple[str, str]] = []
+    secret_env: list[tuple[str, str]] = []
+    for key, entry in env.items():
+        if key in RESERVED_KEYS:
+            errors.append(f"{entry.origin}: {key} cannot be set; the image needs its own {key}")
+        elif "\n" in entry.value or "\r" in entry.value:
+            errors.append(f"{entry.origin}: {key} holds a line break; put multi-line values in a file")
+        elif is_build_only(key, entry.value):
+            secret_env.append((key, entry.value))
+            if entry.committed and is_sensitive(key, entry.value):
+                warnings.append(f"{entry.origin}: {key} holds a credential committed to the source; it is "
+                                f"used only while installing dependencies, but pass it with -e {key}=... instead")
+        elif key not in (MODEL_NAME, SERVICE_TYPE, PERSISTENCE):
+            runtime_env.append((key, entry.value))
+    deps = attempt(detect_dependencies, root, present, options.wheels)
+    builder = attempt(find_builder, options.builder)
+    python, base_image = _complete_python(builder, options, errors) if builder else ("", "")
+    ca_cert = None
+    if options.ca_cert is not None:
+        ca_cert = options.ca_cert.expanduser().resolve()
+        if not ca_cert.is_file():
+            errors.append(f"--ca-cert {options.ca_cert}: no such file; pass a PEM bundle such as "
+                          "/etc/ssl/certs/ca-certificates.crt")
+    size_warning = attempt(check_size, files, sum(w.path.stat().st_size for w in deps.wheels) if deps else 0)
+    if errors:
+        count = f"{len(errors)} problems: " if len(errors) > 1 else ""
+        raise SourceError(redact(count + " | ".join(errors)))
+    assert deps is not None and builder is not None and model_entry is not None and model_file is not None
+    warnings = list(deps.warnings) + warnings + ([size_warning] if size_warning else [])
+    digest = source_digest(root, files)
+    model_name = model_entry.value
+    labels = [(f"{OCI_PREFIX}title", model_name)]
+    if fetched.url:
+        labels.append((f"{OCI_PREFIX}source", fetched.url))
+    if fetched.revision:
+        labels.append((f"{OCI_PREFIX}revision", fetched.revision))
+    labels += [(f"{LABEL_PREFIX}version", __version__), (f"{LABEL_PREFIX}builder", builder.name),
+               (f"{LABEL_PREFIX}model-name", model_name), (f"{LABEL_PREFIX}service-type", service_type),
+               (f"{LABEL_PREFIX}source-digest", digest)]
+    labels += list(options.labels)
+    env_out = [(MODEL_NAME, model_name), (SERVICE_TYPE, service_type), (PERSISTENCE, persistence)] + runtime_env
+    return BuildSpec(fetched, files, digest, model_name, model_file, service_type, persistence, tuple(env_out),
+                     tuple(secret_env), deps, builder, python, base_image, healthcheck, ca_cert, tuple(labels),
+                     tuple(options.tags), tuple(redact(w) for w in warnings), __version__, options)
