@@ -16,6 +16,7 @@ from typing import Any
 
 from packager.errors import BuildFailed, DockerUnavailable, ModelpackError
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # the daemon colours a step's stderr red
 _STEP = re.compile(r"^Step (?P<n>\d+)/(?P<total>\d+) : (?P<instruction>.*)$")
 _SUCCESS = re.compile(r"^Successfully built (?P<id>[0-9a-f]{12,64})\s*$")
 _PIP_NO_VERSION = re.compile(r"Could not find a version that satisfies the requirement (?P<req>\S+)")
@@ -52,6 +53,7 @@ class BuildLog:
     cached_steps: int = 0
     steps_run: int = 0
     lines: deque[str] = field(default_factory=lambda: deque(maxlen=200))
+    _partial: str = ""
 
     def feed(self, chunk: dict[str, Any]) -> list[str]:
         """Take one decoded chunk; returns the log lines it carried (for progress output).
@@ -59,6 +61,7 @@ class BuildLog:
         Raises BuildFailed / DockerUnavailable for an in-band error chunk.
         """
         if "error" in chunk or "errorDetail" in chunk:
+            self.flush()
             raise self.failure(chunk)
         aux = chunk.get("aux")
         if isinstance(aux, dict) and isinstance(aux.get("ID"), str):
@@ -66,10 +69,24 @@ class BuildLog:
         out: list[str] = []
         text = chunk.get("stream")
         if isinstance(text, str):
-            for line in text.splitlines():
+            # chunks do not follow line boundaries: keep an unfinished line for the next chunk
+            pieces = (self._partial + text).replace("\r\n", "\n").split("\n")
+            self._partial = pieces.pop()
+            for line in pieces:
+                line = _ANSI.sub("", line)
                 out.append(line)
                 self._line(line)
         return out
+
+    def flush(self) -> list[str]:
+        """The unfinished last line, if any (call at the end of the stream)."""
+        if not self._partial:
+            return []
+        line, self._partial = _ANSI.sub("", self._partial), ""
+        if not line.strip():
+            return []
+        self._line(line)
+        return [line]
 
     def _line(self, line: str) -> None:
         self.lines.append(line)

@@ -78,6 +78,8 @@ def build(ctx: RenderedContext, tags: list[str], *, no_cache: bool = False, pull
             )
             for chunk in stream:
                 _show_build_chunk(chunk, log, progress)
+            for line in log.flush():
+                progress.line(line)
             if not log.image_id:
                 raise BuildFailed("the Docker daemon ended the build without an image id or an error",
                                   hint="see the build output above and the daemon's log")
