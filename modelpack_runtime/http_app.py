@@ -17,7 +17,8 @@ from typing import Any, Awaitable, Callable, NamedTuple, Optional
 import orjson
 
 from . import multipart, v2_codec
-from .errors import MicroserviceError, NotReady, seldon_error_body, to_microservice_error, v2_error_body
+from .errors import (MicroserviceError, NotReady, UserCodeError, seldon_error_body, to_microservice_error,
+                     v2_error_body)
 from .inline import RouteState, Runner
 from .settings import Settings
 
@@ -178,7 +179,8 @@ class App:
             status = reply[0]
         except Exception as exc:  # one seam: every failure becomes the protocol's error body
             err = to_microservice_error(exc, "request")
-            if err.status_code >= 500 and not isinstance(err, NotReady) and err.status_code != 504:
+            # user-code errors are logged by the data plane with their traceback; log the rest here
+            if err.status_code >= 500 and not isinstance(err, (NotReady, UserCodeError)) and err.status_code != 504:
                 log.error("%s %s -> %s: %s", method, path, err.status_code, err.message,
                           exc_info=err.__cause__ or (exc if err is not exc else None))
             status = err.status_code

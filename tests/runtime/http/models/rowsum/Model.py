@@ -12,6 +12,8 @@ class Model:
         self.pid = os.getpid()
 
     def predict(self, X, feature_names, meta=None):
+        if isinstance(X, (str, bytes)):  # strData / binData come back unchanged
+            return X
         X = np.asarray(X)
         if X.dtype.kind in "US":
             if X.size and str(X.flat[0]) == "boom":
