@@ -24,11 +24,9 @@ def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     info.pax_headers = {}
-    if info.isdir():
-        info.mode = 0o755
-    elif info.isreg():
-        # keep only the executable bit the author set; everything else becomes 0644
-        info.mode = 0o755 if info.mode & stat.S_IXUSR else 0o644
+    # permission bits are kept as rendered: the renderer gives group 0 the owner's rights so the
+    # image runs under OpenShift's arbitrary UIDs; setuid/sticky bits and file type bits are dropped
+    info.mode = stat.S_IMODE(info.mode) & 0o777
     return info
 
 

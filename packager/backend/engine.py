@@ -7,6 +7,7 @@ into modelpack errors with exit codes 4 (daemon), 5 (build) and 6 (push).
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,10 @@ def build(ctx: RenderedContext, tags: list[str], *, no_cache: bool = False, pull
     host's loopback, e.g. a private index on 127.0.0.1).
     """
     progress = progress or Progress("auto")
+    if network is None and _needs_host_network({**ctx.build_args, **ctx.secret_build_args}):
+        network = "host"
+        progress.line("a build argument points at the build host's loopback (127.0.0.1/localhost): "
+                      "building with --network host so the install step can reach it")
     secrets = list(ctx.secret_build_args.values())
     progress.add_secrets(secrets)
     if not tags:
@@ -94,6 +99,16 @@ def build(ctx: RenderedContext, tags: list[str], *, no_cache: bool = False, pull
     progress.done(f"built {', '.join(tags)} ({result.image_id[:19]}, {size / 1e6:.1f} MB, "
                   f"{duration:.1f}s, {log.cached_steps} cached steps)")
     return result
+
+
+_LOOPBACK_URL = re.compile(r"://(?:[^/@\s]*@)?(?:127\.\d+\.\d+\.\d+|localhost|\[::1\])(?::\d+)?(?:/|$)",
+                           re.IGNORECASE)
+
+
+def _needs_host_network(build_args: dict[str, str]) -> bool:
+    """True when an index URL (or any URL) in the build args names the build host's loopback:
+    from the default bridge network a build container's 127.0.0.1 is itself, not the host."""
+    return any(_LOOPBACK_URL.search(value or "") for value in build_args.values())
 
 
 def _show_build_chunk(chunk: Any, log: BuildLog, progress: Progress) -> None:
