@@ -97,6 +97,12 @@ def detect_project(root: Path, present: set[str]) -> Project | None:
         return None  # a pyproject.toml holding only tool settings (ruff, pytest...) is not a project
     manifests = tuple(m for m in (PYPROJECT_TOML, SETUP_PY, SETUP_CFG) if m in present)
     build_requires = tuple(build.get("requires", LEGACY_BUILD_REQUIRES)) if build else LEGACY_BUILD_REQUIRES
+    backend = str(build.get("build-backend", "setuptools.build_meta"))
+    if backend.startswith("setuptools") and not any(r.split("<")[0].split(">")[0].split("=")[0].strip() == "wheel"
+                                                   for r in build_requires):
+        # setuptools < 70.1 asks for `wheel` through get_requires_for_build_wheel; pip adds it
+        # under build isolation, but the final install runs without isolation, so add it here.
+        build_requires += ("wheel",)
     check_requirement_strings(list(build_requires), f"{PYPROJECT_TOML} [build-system].requires")
     deps: list[str] | None
     if isinstance(table, dict) and "dependencies" not in table.get("dynamic", []):

@@ -1,0 +1,75 @@
+"""Plan, then execute. `plan()` is pure: it reads the source and returns what will be built
+(the spec, the Dockerfile text, the tags, the secret build-arg names). `execute()` renders the
+context into a temporary folder and hands it to the Docker backend (packager.backend.engine),
+which is imported only there so that planning never needs docker."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .render import Layout, plan_layout, render_context, render_dockerfile
+from .spec import BuildOptions, BuildSpec, load_spec
+from .source.tree import human
+
+
+@dataclass(frozen=True)
+class Plan:
+    options: BuildOptions
+    spec: BuildSpec
+    layout: Layout
+    dockerfile: str                    # the Dockerfile text that will be built
+    tags: tuple[str, ...]
+    secret_arg_names: tuple[str, ...]  # values are never part of a plan's printable form
+
+    def summary(self) -> str:
+        s = self.spec
+        return (f"{s.source.display}: MODEL_NAME={s.model_name} ({s.model_file}), SERVICE_TYPE={s.service_type}, "
+                f"{len(s.files)} files, {human(s.source_bytes)}; builder {s.builder.name}, base {s.base_image}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    image_id: str
+    tags: list[str]
+    size: int
+    duration_s: float
+    digest: str | None = None                       # of the first pushed tag
+    pushed: dict[str, str] = field(default_factory=dict)  # tag -> digest
+
+    def as_json(self) -> dict[str, Any]:
+        return {"image_id": self.image_id, "tags": self.tags, "size": self.size, "digest": self.digest,
+                "duration": round(self.duration_s, 3), "pushed": self.pushed}
+
+
+def plan(options: BuildOptions) -> Plan:
+    """Read and validate the source; render the Dockerfile text in memory. Raises SourceError."""
+    spec = load_spec(options)
+    layout = plan_layout(spec)
+    return Plan(options, spec, layout, render_dockerfile(spec, layout), spec.tags, layout.secret_args)
+
+
+def execute(plan: Plan, progress: Any = None) -> Outcome:
+    """Render the context (secrets included), build it, and push every tag when asked."""
+    from .backend import engine
+    from .backend.progress import Progress
+
+    progress = progress or Progress(plan.options.progress)
+    for warning in plan.spec.warnings:
+        progress.warn(warning)
+    workdir = Path(tempfile.mkdtemp(prefix="modelpack-ctx-"))
+    try:
+        ctx = render_context(plan.spec, workdir / "context", include_secrets=True)
+        progress.line(f"build context: {ctx.file_count} files, {human(ctx.size_bytes)}")
+        result = engine.build(ctx, list(plan.tags), no_cache=plan.options.no_cache, pull=plan.options.pull,
+                              platform=plan.options.platform, progress=progress)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    pushed: dict[str, str] = {}
+    if plan.options.push:
+        for tag in plan.tags:
+            pushed[tag] = engine.push(tag, progress=progress).digest
+    digest = pushed.get(plan.tags[0]) if pushed else None
+    return Outcome(result.image_id, list(result.tags), result.size, result.duration_s, digest, pushed)
