@@ -33,7 +33,8 @@ class Server:
         full_env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
         full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         full_env.update(env or {})
-        cmd = [python, *python_args, "-m", "modelpack_runtime", interface, "--host", "127.0.0.1",
+        # python_args replaces `-m modelpack_runtime` (e.g. `-c <blocker>` that then runs it)
+        cmd = [python, *(python_args or ("-m", "modelpack_runtime")), interface, "--host", "127.0.0.1",
                "--http-port", str(self.http_port), "--metrics-port", str(self.metrics_port),
                "--grpc-port", str(self.grpc_port), *args]
         self.logfile = open(self.log, "wb")
