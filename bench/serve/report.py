@@ -62,6 +62,7 @@ def chart(results: dict, path: Path) -> bool:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter, NullFormatter
     except ImportError:
         return False
     servers, c = results["servers"], "8"
@@ -82,13 +83,20 @@ def chart(results: dict, path: Path) -> bool:
                 x = i - 0.4 + width * (j + 0.5)
                 ax.bar(x, v, width, color=COLORS[name], label=name if i == 0 or name not in
                        ax.get_legend_handles_labels()[1] else None)
-                ax.text(x, v * 1.08, _fmt_rps(v), ha="center", va="bottom", fontsize=7, rotation=90)
+                inside = v >= 60   # label inside the bar's top, clear of the baseline lines
+                ax.text(x, v / 1.1 if inside else v * 1.1, _fmt_rps(v), ha="center",
+                        va="top" if inside else "bottom", fontsize=7, rotation=90,
+                        color="white" if inside else "black")
             for name, style in (("raw", "-"), ("raw-w2", ":")):
                 v = rps(name, case)
                 if v is not None:
                     ax.hlines(v, i - 0.45, i + 0.45, colors="black", linestyles=style, linewidth=2,
                               label=f"{name} (plain ASGI baseline)" if i == 0 else None)
         ax.set_yscale("log")
+        # bars on a log axis must start at a fixed floor, or their heights mislead
+        ax.set_ylim(bottom=10)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xticks(range(len(cases)), [k.replace(f"/{size}", "") for k in cases])
         dims = "1x10" if size == "small" else "1000x100"
         ax.set_title(f"{size} body ({dims} floats)")
