@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .render import Layout, plan_layout, render_context, render_dockerfile
 from .spec import BuildOptions, BuildSpec, load_spec
@@ -73,3 +73,43 @@ def execute(plan: Plan, progress: Any = None) -> Outcome:
             pushed[tag] = engine.push(tag, progress=progress).digest
     digest = pushed.get(plan.tags[0]) if pushed else None
     return Outcome(result.image_id, list(result.tags), result.size, result.duration_s, digest, pushed)
+
+
+def serve_local(src: Path, env_pairs: tuple[tuple[str, str], ...], env_file: Path | None,
+                flags: list[str], reload: bool, warn: Callable[[str], None]) -> int:
+    """`modelpack serve`: run the model microservice on SRC in this process, with the environment
+    the image would have: .s2i/environment, then --env-file, then -e, over the current environment.
+    Build-only keys (index URLs, tokens) are left out, as in the image."""
+    import os
+
+    from modelpack_runtime import cli as runtime_cli
+    from modelpack_runtime import server
+
+    from .constants import DEFAULT_PERSISTENCE, DEFAULT_SERVICE_TYPE, MODEL_NAME, PERSISTENCE, SERVICE_TYPE
+    from .errors import SourceError
+    from .source.fetch import fetch_source
+    from .source.modelcheck import check_model_name
+    from .source.secrets import is_build_only
+    from .spec import collect_env
+
+    root = fetch_source(str(src), None).root
+    options = BuildOptions(src=root, env=env_pairs, env_file=env_file)
+    merged: dict[str, str] = {}
+    for entry in collect_env(root, options):
+        if is_build_only(entry.key, entry.value):
+            continue
+        merged[entry.key] = entry.value
+    model_name = merged.get(MODEL_NAME)
+    if not model_name:
+        raise SourceError("MODEL_NAME is not set", "add MODEL_NAME=Model to .s2i/environment or pass -e MODEL_NAME=Model")
+    check_model_name(root, model_name)
+    os.environ.update(merged)  # user code reads its env as it would in the image
+    argv = [model_name, "--service-type", merged.get(SERVICE_TYPE, DEFAULT_SERVICE_TYPE),
+            "--persistence", merged.get(PERSISTENCE, DEFAULT_PERSISTENCE), *flags]
+    try:
+        settings = runtime_cli.settings_from_args(argv, dict(os.environ), warn=warn)
+    except runtime_cli.CliError as exc:
+        raise SourceError(str(exc)) from None
+    runtime_cli.configure_logging(settings.log_level)
+    os.chdir(root)
+    return int(server.serve_source(str(root), settings, reload=reload) or 0)
