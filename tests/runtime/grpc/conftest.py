@@ -54,13 +54,14 @@ class Server:
         self.logfile.flush()
         return self.log.read_text(errors="replace")
 
-    def wait_up(self, timeout: float = 30.0, grpc_too: bool = True) -> None:
+    def wait_up(self, timeout: float = 30.0, grpc_too: bool = True, ready: bool = True) -> None:
+        """Wait for HTTP (200 when `ready`, any answer otherwise) and for the gRPC port."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.output()}")
             try:
-                if requests.get(self.url + "/health/ping", timeout=1).status_code == 200:
+                if requests.get(self.url + "/health/ping", timeout=1).status_code == 200 or not ready:
                     break
             except requests.ConnectionError:
                 pass
@@ -103,15 +104,15 @@ class Server:
 
 @pytest.fixture
 def start() -> Iterator:
-    """start(model="echo", *args, env=..., wait=True) -> a running Server, stopped after the test."""
+    """start(model="echo", *args, env=..., wait=True, ready=True) -> a running Server, stopped after the test."""
     servers: list[Server] = []
 
     def _start(model: str = "echo", *args: str, env: Optional[dict] = None, wait: bool = True,
-               interface: str = "Model", grpc_too: bool = True) -> Server:
+               interface: str = "Model", grpc_too: bool = True, ready: bool = True) -> Server:
         server = Server(model, args, env, interface)
         servers.append(server)
         if wait:
-            server.wait_up(grpc_too=grpc_too)
+            server.wait_up(grpc_too=grpc_too, ready=ready)
         return server
 
     yield _start
