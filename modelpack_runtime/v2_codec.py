@@ -142,11 +142,11 @@ def _json_tensor(data: Any, shape: list, datatype: str, where: str) -> np.ndarra
                 raise _bad(f"{where}: BOOL data must be true/false, got {_sample(arr)}")
         elif kind in "US" or (kind == "b" and arr.size):
             raise _bad(f"{where}: {datatype} data must be numbers, got {_sample(arr)}")
-        elif kind == "O":
-            arr = _object_numbers(arr, datatype, where)
+        elif kind == "O" or (kind == "f" and datatype.startswith(("INT", "UINT"))):
+            # object: ints beyond int64 or mixed types; float for an integer type: a real float, or
+            # numpy promoting a mix of int64 and uint64 values -> check element by element
+            arr = _object_numbers(np.array(data, dtype=object), datatype, where)
         elif datatype.startswith(("INT", "UINT")):
-            if kind == "f":
-                raise _bad(f"{where}: {datatype} data must be integers, got {_sample(arr)}")
             if arr.size:
                 info = np.iinfo(DTYPES[datatype])
                 lo, hi = arr.min(), arr.max()
