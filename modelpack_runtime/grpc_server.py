@@ -15,8 +15,9 @@ work (`unavailable_reason()` says why not), and start() raises GrpcUnavailable w
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from .settings import Settings
 
@@ -50,8 +51,22 @@ def unavailable_reason() -> Optional[str]:
     return None
 
 
-def max_message_size(settings: Settings) -> int:
-    """seldon.io/grpc-max-message-size (settings.grpc_max_message_size), else the REST body limit."""
+MAX_MESSAGE_ENV = "GRPC_MAX_MESSAGE_SIZE"
+
+
+def max_message_size(settings: Settings, env: Optional[Mapping[str, str]] = None) -> int:
+    """The send/receive limit in bytes: env GRPC_MAX_MESSAGE_SIZE, else the annotation
+    seldon.io/grpc-max-message-size (settings.grpc_max_message_size), else the REST body limit."""
+    raw = (os.environ if env is None else env).get(MAX_MESSAGE_ENV)
+    if raw is not None and raw.strip():
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise ValueError(f"{MAX_MESSAGE_ENV}={raw!r} is not a positive number of bytes; "
+                             f"set e.g. {MAX_MESSAGE_ENV}=104857600 (100 MiB) or unset it")
+        return value
     return settings.grpc_max_message_size or settings.max_body_size
 
 

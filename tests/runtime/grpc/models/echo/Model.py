@@ -1,5 +1,6 @@
 """A model for the gRPC tests: every Seldon hook, identity where it can, and a few trigger values."""
 import os
+import time
 
 import numpy as np
 
@@ -15,6 +16,9 @@ class Model:
     def predict(self, X, names, meta=None):
         if isinstance(X, str) and X == "boom":
             raise ValueError("boom from user code")
+        if isinstance(X, str) and X.startswith("sleep "):
+            time.sleep(float(X.split()[1]))
+            return "slept"
         if isinstance(X, dict) and X.get("pid"):
             return {"pid": os.getpid()}
         return X
