@@ -25,7 +25,7 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, model: str, args: tuple = (), env: Optional[dict] = None, interface: str = "Model",
-                 python: str = sys.executable, python_args: tuple = ()) -> None:
+                 python: str = sys.executable, python_args: tuple = (), models_dir: Path = MODELS) -> None:
         self.http_port, self.metrics_port, self.grpc_port = free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
@@ -38,11 +38,12 @@ class Server:
                "--http-port", str(self.http_port), "--metrics-port", str(self.metrics_port),
                "--grpc-port", str(self.grpc_port), *args]
         self.logfile = open(self.log, "wb")
-        self.proc = subprocess.Popen(cmd, cwd=str(MODELS / model), env=full_env, stdout=self.logfile,
+        self.proc = subprocess.Popen(cmd, cwd=str(models_dir / model), env=full_env, stdout=self.logfile,
                                      stderr=subprocess.STDOUT)
 
     def output(self) -> str:
-        self.logfile.flush()
+        if not self.logfile.closed:
+            self.logfile.flush()
         return self.log.read_text(errors="replace")
 
     def wait_up(self, path: str = "/health/ping", ready: bool = True, timeout: float = 20.0) -> None:
