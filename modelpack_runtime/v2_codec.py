@@ -11,6 +11,7 @@ text), BYTES from binary data an object array of `bytes`. The gRPC adapter build
 """
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -121,7 +122,7 @@ def _check_shape(shape: Any, where: str) -> list:
 
 
 def _json_tensor(data: Any, shape: list, datatype: str, where: str) -> np.ndarray:
-    count = int(np.prod(shape)) if shape else 1
+    count = math.prod(shape)
     if datatype == "BYTES":
         try:
             arr = np.array(data, dtype=object)
@@ -178,7 +179,7 @@ def _object_numbers(arr: np.ndarray, datatype: str, where: str) -> np.ndarray:
 
 
 def _binary_tensor(chunk: bytes, shape: list, datatype: str, where: str) -> np.ndarray:
-    count = int(np.prod(shape)) if shape else 1
+    count = math.prod(shape)
     if datatype == "BYTES":
         items: list = []
         pos, end = 0, len(chunk)

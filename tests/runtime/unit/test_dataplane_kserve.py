@@ -181,3 +181,30 @@ def test_v2_metadata(make_dp) -> None:
         "outputs": [{"name": "y", "datatype": "FP64", "shape": [1, 2]}]}
     sm = dp.v2_server_metadata()
     assert sm["name"] == "modelpack" and sm["extensions"] == ["binary_tensor_data"] and sm["version"]
+
+
+def test_per_request_overhead_is_small(make_dp) -> None:
+    """Data-plane cost of a 1x10 float predict (decode + identity + encode + orjson), best of 5.
+    The target is well under 30 µs; the bound is loose because CI machines are shared."""
+    import time
+
+    dp = make_dp("identity", "Identity")
+    row = [0.1 * i for i in range(10)]
+    seldon_body = orjson.dumps({"data": {"ndarray": [row]}})
+    v2_body = orjson.dumps({"inputs": [x_input(row, [1, 10], "FP64")]})
+    opt = orjson.OPT_SERIALIZE_NUMPY
+
+    def seldon() -> None:
+        orjson.dumps(dp.seldon("predict", orjson.loads(seldon_body)), option=opt)
+
+    def v2_call() -> None:
+        v2.encode_response(dp.v2_infer("Identity", None, v2.decode_request(v2_body)))
+
+    for fn in (seldon, v2_call):
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(500):
+                fn()
+            best = min(best, (time.perf_counter() - start) / 500)
+        assert best < 30e-6, f"{fn.__name__}: {best * 1e6:.1f} µs per call"
