@@ -67,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     meta["load_after"] = os.getloadavg()
     results = {"meta": meta, "servers": servers}
     paths = report.write(results, args.out)
+    if args.out.resolve() == (BENCH / "results").resolve():
+        md = (args.out / "serve.md").read_text()
+        for doc, image in ((BENCH / "README.md", "results/serve.png"),
+                           (BENCH.parent / "docs" / "serving-benchmark.md", "../bench/results/serve.png")):
+            if report.refresh_section(doc, md, image):
+                paths.append(doc)
     _log("wrote " + ", ".join(str(p) for p in paths))
     failed = [n for n, s in servers.items() if "failure" in s or any(v != "ok" for v in s["checks"].values())]
     if failed:

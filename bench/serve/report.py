@@ -36,13 +36,14 @@ def markdown(results: dict) -> str:
                            f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}"] if r else ["", "", ""])
             lines.append(f"| {case.name} | {name} | " + " | ".join(cells) + " |")
     lines += ["", "| server | version | workers | start to ready | idle RSS total | idle PSS total |"
-              " processes | largest process RSS |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+              " processes | largest process RSS | RSS total after one request per case |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, s in servers.items():
-        mem = s.get("memory", {})
+        mem, warm = s.get("memory", {}), s.get("memory_after_checks", {})
         ready = f"{s['ready_s']:.2f} s" if "ready_s" in s else "never"
         lines.append(f"| {name} | {s['version']} | {s['workers']} | {ready} | {mem.get('rss_total_mb', '')} MB |"
                      f" {mem.get('pss_total_mb', '')} MB | {len(mem.get('processes', []))} |"
-                     f" {mem.get('rss_max_process_mb', '')} MB |")
+                     f" {mem.get('rss_max_process_mb', '')} MB | {warm.get('rss_total_mb', '')} MB |")
     notes = [f"- {n}: {s['note']}" for n, s in servers.items() if s.get("note")]
     notes += [f"- {n}: {s['failure']}" for n, s in servers.items() if s.get("failure")]
     notes += [f"- {n} {c}: {v}" for n, s in servers.items() for c, v in s["checks"].items() if v != "ok"]
@@ -125,3 +126,20 @@ def write(results: dict, out: Path) -> list[Path]:
     if chart(results, out / "serve.png"):
         paths.append(out / "serve.png")
     return paths
+
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def refresh_section(doc: Path, results_md: str, image: str) -> bool:
+    """Replace the text between the results markers of `doc` with the chart and the tables."""
+    if not doc.exists():
+        return False
+    text = doc.read_text()
+    if START not in text or END not in text:
+        return False
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    section = f"\n![serving benchmark chart]({image})\n\n{results_md}"
+    doc.write_text(head + START + section + END + tail)
+    return True

@@ -62,6 +62,10 @@ def bench_server(spec: ServerSpec, plan: Plan, log) -> dict:
     try:
         result["ready_s"] = round(server.wait_ready(base + spec.ready_path), 3)
         log(f"[{spec.name}] ready in {result['ready_s']:.3f} s")
+        time.sleep(1.0)   # let start-up work (imports, lazy init, worker forks) settle before "idle"
+        result["memory"] = procs.memory(server.proc.pid)
+        log(f"[{spec.name}] idle RSS {result['memory']['rss_total_mb']} MB over "
+            f"{len(result['memory']['processes'])} processes")
         passed = []
         for case in spec.cases:
             try:
@@ -71,10 +75,8 @@ def bench_server(spec: ServerSpec, plan: Plan, log) -> dict:
             except (AssertionError, KeyError, TypeError, ValueError, OSError) as exc:
                 result["checks"][case.name] = f"FAILED: {exc}"
                 log(f"[{spec.name}] answer check FAILED, case not timed: {exc}")
-        time.sleep(1.0)   # let start-up work (imports, lazy init, worker forks) settle before "idle"
-        result["memory"] = procs.memory(server.proc.pid)
-        log(f"[{spec.name}] idle RSS {result['memory']['rss_total_mb']} MB over "
-            f"{len(result['memory']['processes'])} processes")
+        # after one request of every case (large bodies included): what a warm server holds
+        result["memory_after_checks"] = procs.memory(server.proc.pid)
         for case in passed:
             script = write_script(case, MODEL_NAME, plan.workdir / "scripts")
             url = base + case.path(MODEL_NAME)
