@@ -126,6 +126,13 @@ def _copy_tree(root: Path, rel: str, dest_root: Path) -> None:
                 _copy_file(Path(dirpath) / name, dest_root / base / name)
 
 
+def _write_text(path: Path, text: str) -> None:
+    # fixed mode, whatever the umask: the context (and the golden files) stay the same everywhere
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    os.chmod(path, 0o664)
+
+
 def _prepare_outdir(outdir: Path) -> None:
     if outdir.exists() and any(outdir.iterdir()):
         if not ((outdir / "Dockerfile").is_file() and (outdir / c.CTX_MODELPACK).is_dir()):
@@ -155,14 +162,14 @@ def _write_deps(spec: BuildSpec, deps_dir: Path) -> None:
     else:
         lines += [f"{d}\n" for d in project.dependencies]
     lines += [f"{d}\n" for d in project.build_requires]
-    (deps_dir / c.PROJECT_REQUIREMENTS).write_text("".join(lines), encoding="utf-8")
+    _write_text(deps_dir / c.PROJECT_REQUIREMENTS, "".join(lines))
 
 
 def render_context(spec: BuildSpec, outdir: Path, *, include_secrets: bool) -> RenderedContext:
     """Write the complete build context into `outdir` (new or empty, or a context rendered before)."""
     _prepare_outdir(outdir)
     layout = plan_layout(spec)
-    build_runtime_wheel(outdir / c.CTX_MODELPACK)
+    os.chmod(build_runtime_wheel(outdir / c.CTX_MODELPACK), 0o664)
     _copy_file(data_dir("templates") / "entrypoint.sh", outdir / c.CTX_ENTRYPOINT)
     if spec.ca_cert is not None:
         _copy_file(spec.ca_cert, outdir / c.CTX_CA_FILE)
@@ -173,7 +180,7 @@ def render_context(spec: BuildSpec, outdir: Path, *, include_secrets: bool) -> R
     (outdir / c.CTX_SRC).mkdir()
     for f in spec.files:
         _copy_file(spec.source.root / f.rel, outdir / c.CTX_SRC / f.rel)
-    (outdir / "Dockerfile").write_text(render_dockerfile(spec, layout), encoding="utf-8")
+    _write_text(outdir / "Dockerfile", render_dockerfile(spec, layout))
     count, size = 0, 0
     for path in outdir.rglob("*"):
         if path.is_file():

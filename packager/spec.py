@@ -133,6 +133,15 @@ def load_spec(options: BuildOptions) -> BuildSpec:
     rules = IgnoreRules.from_source(root)
     files = walk_source(root, rules)
     present = {f.rel for f in files}
+    # The environment files are not copied into the image: their values become ENV (runtime keys)
+    # or build args (build-only keys), and a committed credential must not ride along in /microservice.
+    env_files = {S2I_ENVIRONMENT}
+    if options.env_file is not None:
+        try:
+            env_files.add(options.env_file.resolve().relative_to(root).as_posix())
+        except ValueError:
+            pass
+    files = tuple(f for f in files if f.rel not in env_files)
     env = _merge(collect_env(root, options))
     for entry in env.values():
         if is_sensitive(entry.key, entry.value):

@@ -36,6 +36,11 @@ class RequirementsScan:
     self_references: list[tuple[str, int]] = field(default_factory=list)
 
 
+def _first_line(exc: Exception) -> str:
+    # packaging's messages draw a caret under the bad spot on extra lines; errors stay one line
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def _logical_lines(text: str) -> list[tuple[int, str]]:
     """Join backslash continuations and drop comments; keep the first physical line number."""
     out: list[tuple[int, str]] = []
@@ -151,7 +156,7 @@ class _Scanner:
         try:
             req = Requirement(text)
         except InvalidRequirement as exc:
-            raise SourceError(f'{where}: cannot parse requirement "{shown}" ({exc})',
+            raise SourceError(f'{where}: cannot parse requirement "{shown}" ({_first_line(exc)})',
                               "use a pip requirement such as name==1.0, a URL or a ./local/path") from None
         if req.url and req.url.lower().startswith("file:"):
             self.target(req.url, where, shown, loc)
@@ -170,5 +175,5 @@ def check_requirement_strings(reqs: list[str], where: str) -> None:
         try:
             Requirement(text)
         except InvalidRequirement as exc:
-            raise SourceError(f'{where}: cannot parse dependency "{redact(text)}" ({exc})',
+            raise SourceError(f'{where}: cannot parse dependency "{redact(text)}" ({_first_line(exc)})',
                               "use a PEP 508 requirement such as name>=1.0") from None

@@ -1,0 +1,3 @@
+class MyModel:
+    def transform_input(self, X, features_names=None, meta=None):
+        return X
