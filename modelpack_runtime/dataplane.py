@@ -335,7 +335,7 @@ class DataPlane(KServeProtocols):
 
     def _build_metadata(self) -> tuple[Optional[dict], Optional[str]]:
         s = self.settings
-        md = seldon_codec.default_metadata(s.predictive_unit_image)
+        md = seldon_codec.default_metadata(s.predictive_unit_image, self.name)
         try:
             init = call_optional(self.model.init_metadata, None)  # type: ignore[union-attr]
         except Exception as e:

@@ -210,8 +210,9 @@ def response_meta(
     rmetrics: Any = None
     rpath: Any = None
     if request_meta:
-        if "puid" in request_meta:
-            meta["puid"] = request_meta["puid"]
+        puid = request_meta.get("puid")
+        if puid:
+            meta["puid"] = puid
         rtags = request_meta.get("tags")
         rmetrics = request_meta.get("metrics")
         rpath = request_meta.get("requestPath")
@@ -250,7 +251,11 @@ def split_image(image: Optional[str]) -> tuple[str, str]:
     return image, "latest"
 
 
-def default_metadata(image: Optional[str]) -> dict:
+def default_metadata(image: Optional[str], fallback_name: str = "") -> dict:
+    """Name and version from PREDICTIVE_UNIT_IMAGE; without it the served model name and no
+    versions (Seldon would say "NOT_IMPLEMENTED")."""
+    if not image:
+        return {"name": fallback_name, "versions": [], "platform": "", "inputs": [], "outputs": [], "custom": {}}
     name, tag = split_image(image)
     return {"name": name, "versions": [tag], "platform": "", "inputs": [], "outputs": [], "custom": {}}
 

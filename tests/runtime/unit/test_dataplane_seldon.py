@@ -251,6 +251,8 @@ def test_metadata_layers(make_dp, model_dir) -> None:
     dp = make_dp("identity", "Identity", predictive_unit_image="repo/ident:0.3")
     assert dp.seldon_metadata() == {"name": "repo/ident", "versions": ["0.3"], "platform": "", "inputs": [],
                                     "outputs": [], "custom": {}}
+    assert make_dp("identity", "Identity").seldon_metadata() == {
+        "name": "Identity", "versions": [], "platform": "", "inputs": [], "outputs": [], "custom": {}}
     dp = make_dp("full", "FullModel", model_metadata="platform: sklearn\ncustom:\n  team: ml\n")
     md = dp.seldon_metadata()
     assert md["name"] == "full-model" and md["platform"] == "sklearn" and md["custom"] == {"team": "ml"}
