@@ -64,8 +64,8 @@ def _typed_input(t: Any, shape: list, where: str) -> np.ndarray:
     count = int(np.prod(shape)) if shape else 1
     values = getattr(t.contents, field)
     if len(values) != count:
-        raise MicroserviceError(f"{where}: shape {shape} needs {count} elements, but contents.{field} "
-                                f"has {len(values)}")
+        # the same words as the REST decoder, so both transports answer alike (tests/runtime/grpc)
+        raise MicroserviceError(f"{where}: shape {shape} needs {count} elements, got {len(values)}")
     if datatype == "BYTES":
         arr = np.empty(count, dtype=object)
         arr[:] = list(values)
