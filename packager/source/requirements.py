@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ..errors import SourceError
-from ..redact import has_url_credentials, redact
+from ..redact import redact
 
 _NESTED = {"-r": "requirement", "--requirement": "requirement", "-c": "constraint", "--constraint": "constraint"}
 _PATH_OPTIONS = {"-e", "--editable", "-f", "--find-links"}
@@ -34,6 +34,16 @@ class RequirementsScan:
     # (file, line) of lines that install the source folder itself (`-e .`, `.`): the project is
     # installed after the source copy instead, so these lines are commented out in the context.
     self_references: list[tuple[str, int]] = field(default_factory=list)
+
+
+def _committed_credential(text: str) -> bool:
+    """A password or token written into a URL. `${VAR}` parts are fine: pip fills them in from the
+    environment at install time, which is how a build-only secret should reach a requirement."""
+    match = re.search(r"://([^/@\s]+)@", _ENV_VAR.sub("", text))
+    if not match:
+        return False
+    user, colon, password = match.group(1).partition(":")
+    return bool(password) or (not colon and user != "git")
 
 
 def _first_line(exc: Exception) -> str:
@@ -126,7 +136,7 @@ class _Scanner:
                     raise SourceError(f'{where}: "{shown}" needs a value', f"write {opt} PATH_OR_URL")
                 self.target(value, where, shown, (rel, number))
             elif opt in _VALUE_OPTIONS or opt in _FLAG_OPTIONS:
-                if has_url_credentials(value):
+                if _committed_credential(value):
                     self.scan.warnings.append(f"{where}: an index URL with credentials is committed to the "
                                               "source; pass it with -e EXTRA_INDEX_URL=... instead")
             else:
@@ -139,10 +149,10 @@ class _Scanner:
 
     def target(self, text: str, where: str, shown: str, loc: tuple[str, int]) -> None:
         """A requirement, URL or local path."""
-        text = _ENV_VAR.sub("X", text)  # pip expands ${VAR} at install time
-        if has_url_credentials(text):
+        if _committed_credential(text):
             self.scan.warnings.append(f"{where}: a URL with credentials is committed to the source; use "
                                       "${TOKEN}-style variables passed with -e instead")
+        text = _ENV_VAR.sub("X", text)  # pip expands ${VAR} at install time
         if text.lower().startswith("file:"):
             parsed = urlparse(text)
             raw = unquote(parsed.path if parsed.netloc in ("", "localhost") else parsed.netloc + parsed.path)
@@ -150,9 +160,15 @@ class _Scanner:
             return
         if _URL_SCHEMES.match(text):
             return
+        if re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*@", text):
+            self._pep508(text, where, shown, loc)  # name @ URL (a direct reference)
+            return
         if text.startswith((".", "/")) or text.endswith(_ARCHIVE) or (self.root / text).is_dir():
             self.add_local(text.split("#")[0], self.root, where, shown, loc)
             return
+        self._pep508(text, where, shown, loc)
+
+    def _pep508(self, text: str, where: str, shown: str, loc: tuple[str, int]) -> None:
         try:
             req = Requirement(text)
         except InvalidRequirement as exc:
