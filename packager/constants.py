@@ -65,6 +65,11 @@ RUNTIME_DEPENDENCIES = (
     "uvloop>=0.17; sys_platform != 'win32'",
     "httptools>=0.5",
     "prometheus-client>=0.17",
+    # gRPC (issue 4); keep in step with pyproject.toml (the stubs need protobuf >= their gencode 7.35.1)
+    "grpcio>=1.85.1",
+    "protobuf>=7.35.1,<8",
+    "grpcio-health-checking>=1.85.1",
+    "grpcio-reflection>=1.85.1",
 )
 RUNTIME_ENTRY_POINTS = {"modelpack-microservice": "modelpack_runtime.cli:main"}
 
