@@ -155,3 +155,11 @@ def test_large_tensor_round_trips_exactly(echo):
     resp = echo.seldon("Model").Predict(tensor_msg(values, [400, 500]), timeout=30)
     assert np.array_equal(np.asarray(resp.data.tensor.values), values)
     assert list(resp.data.tensor.shape) == [400, 500]
+
+
+def test_predict_raw_gets_the_proto_on_grpc_and_the_dict_on_rest(start):
+    import requests
+
+    server = start("raw")
+    assert server.seldon("Model").Predict(pb.SeldonMessage(strData="x"), timeout=10).strData == "proto:x"
+    assert requests.post(server.url + "/predict", json={"strData": "x"}, timeout=10).json()["strData"] == "dict:x"
