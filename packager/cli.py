@@ -94,7 +94,9 @@ def _options(src: str, tags: tuple[str, ...], env: Optional[List[str]], env_file
              label: Optional[List[str]], healthcheck: bool, **rest: Any) -> Any:
     from .spec import BuildOptions
 
-    return BuildOptions(src=Path(src), context_dir=context_dir, tags=tags, env=_pairs(env, "-e"),
+    from .source.fetch import is_git_url
+
+    return BuildOptions(src=src if is_git_url(src) else Path(src), context_dir=context_dir, tags=tags, env=_pairs(env, "-e"),
                         env_file=env_file, builder=builder, python=python, base_image=base_image,
                         wheels=wheels, ca_cert=ca_cert, labels=_pairs(label, "--label"),
                         healthcheck=healthcheck, **rest)

@@ -32,7 +32,7 @@ _IMAGE_REF = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-]+[a-z0-
 class BuildOptions:
     """Everything the CLI parsed for `build` / `dockerfile`. Construct with keywords."""
 
-    src: Path
+    src: Path | str                                # a folder, or a git URL (keep URLs as str)
     context_dir: str | None = None
     tags: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()          # -e KEY=VALUE, in order (wins over the files)
@@ -172,7 +172,8 @@ def load_spec(options: BuildOptions) -> BuildSpec:
         errors.append(f'{env[PERSISTENCE].origin}: PERSISTENCE "{persistence}" must be 0 or 1')
     healthcheck = options.healthcheck
     if HEALTHCHECK_KEY in env:
-        healthcheck = healthcheck or bool(attempt(parse_bool, env[HEALTHCHECK_KEY].value, env[HEALTHCHECK_KEY].origin))
+        healthcheck = healthcheck or bool(attempt(parse_bool, env[HEALTHCHECK_KEY].value,
+                                                  f"{env[HEALTHCHECK_KEY].origin}: {HEALTHCHECK_KEY}"))
     runtime_env: list[tuple[str, str]] = []
     secret_env: list[tuple[str, str]] = []
     for key, entry in env.items():

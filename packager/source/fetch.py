@@ -36,8 +36,9 @@ def _git(args: list[str], cwd: Path | None = None) -> str:
         raise SourceError("git is not installed, but SRC is a git URL",
                           "install git or pass a local folder") from None
     if done.returncode != 0:
-        detail = redact(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no output")
-        raise SourceError(f"git {redact(' '.join(args[:2]))} failed: {detail}",
+        lines = done.stderr.strip().splitlines() or ["no output"]
+        detail = redact(next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[-1]))
+        raise SourceError(f"git {args[0]} failed: {detail}",
                           "check the URL, the ref and your git credentials")
     return done.stdout.strip()
 
@@ -66,6 +67,9 @@ def _sub(root: Path, context_dir: str | None, display: str) -> Path:
 
 def fetch_source(src: str, context_dir: str | None) -> FetchedSource:
     """Resolve SRC (+ --context-dir) to a local folder; raises SourceError."""
+    # A URL that went through pathlib lost a slash ("https:/host/repo"): put it back.
+    src = re.sub(r"^file:/(?!/)", "file:///", src)
+    src = re.sub(r"^(https?|ssh|git):/(?!/)", r"\1://", src)
     display = redact(src)
     if is_git_url(src):
         url, _, ref = src.partition("#")
