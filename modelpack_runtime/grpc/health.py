@@ -2,11 +2,13 @@
 
 Check("") and Check(<any service we serve>) answer SERVING once the model was constructed and
 loaded, NOT_SERVING while it is not (e.g. load() raised) and once shutdown began; an unknown
-service name gets NOT_FOUND, as the health protocol says. Watch streams the same statuses as the
-base servicer keeps them (set at start and at shutdown).
+service name gets NOT_FOUND, as the health protocol says. Watch streams the statuses of the base
+servicer, which we update when the model becomes ready and when shutdown begins.
 """
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any, Iterable
 
 import grpc
@@ -14,6 +16,7 @@ from grpc_health.v1 import health, health_pb2
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+READY_POLL_SECONDS = 0.1
 
 
 class ReadinessHealthServicer(health.HealthServicer):
@@ -23,6 +26,17 @@ class ReadinessHealthServicer(health.HealthServicer):
         self.services = frozenset(("", *services))
         self.stopping = False
         self.refresh()
+        # The model loads in the background after the server started: tell Watch subscribers
+        # when it becomes ready (Check computes the status on every call anyway).
+        threading.Thread(target=self._watch_ready, name="grpc-health", daemon=True).start()
+
+    def _watch_ready(self) -> None:
+        while not self.stopping and not getattr(self.dataplane, "ready", False):
+            if getattr(self.dataplane, "failure", None):  # load failed: stays NOT_SERVING
+                return
+            time.sleep(READY_POLL_SECONDS)
+        if not self.stopping:
+            self.refresh()
 
     def _status(self) -> int:
         return SERVING if (not self.stopping and getattr(self.dataplane, "ready", False)) else NOT_SERVING

@@ -61,3 +61,11 @@ def test_reflection_generic_call_seldon_and_v2(echo):
                                                                     "contents": {"fp64_contents": [0.5, 1.5]}}]}))
     assert json.loads(out) == {"model_name": "Model", "outputs": [
         {"name": "output-0", "datatype": "FP64", "shape": ["2"], "contents": {"fp64_contents": [0.5, 1.5]}}]}
+
+
+def test_health_watch_reports_serving_once_loaded(echo):
+    stub = health_pb2_grpc.HealthStub(echo.channel())
+    stream = stub.Watch(health_pb2.HealthCheckRequest(service="seldon.protos.Model"), timeout=10)
+    first = next(stream)
+    stream.cancel()
+    assert first.status == health_pb2.HealthCheckResponse.SERVING
