@@ -8,22 +8,33 @@ requestPath, the V1/V2 entry point for SERVICE_TYPE, metadata. The per-request p
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
 from . import seldon_codec
 from .errors import (
-    BadMetadata, MicroserviceError, NotFound, NotReady, UserCodeError, is_seldon_not_implemented,
+    BadMetadata,
+    MicroserviceError,
+    NotFound,
+    NotReady,
+    UserCodeError,
+    is_seldon_not_implemented,
     to_microservice_error,
 )
 from .seldon_codec import Decoded, decode, encode_payload, response_meta, route_branch
 from .settings import Settings
-from .v1 import KServeProtocols
 from .usermodel import (
-    ModelSetupError, UserModel, call_optional, construct_user_object, import_user_class, parse_parameters, unwrap,
+    ModelSetupError,
+    UserModel,
+    call_optional,
+    construct_user_object,
+    import_user_class,
+    parse_parameters,
+    unwrap,
     validate_metrics,
 )
+from .v1 import KServeProtocols
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +52,19 @@ class MetricsSink(Protocol):
 class DataPlane(KServeProtocols):
     """One user model in one process; see docs/runtime-design.md for the contract."""
 
-    def __init__(self, settings: Settings, metrics: Optional[MetricsSink] = None) -> None:
+    def __init__(self, settings: Settings, metrics: MetricsSink | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
         self.ready = False
-        self.failure: Optional[str] = None
-        self.model: Optional[UserModel] = None
+        self.failure: str | None = None
+        self.model: UserModel | None = None
         self.name = settings.served_model_name
         self._include_metrics = settings.include_metrics_in_response
         unit = settings.predictive_unit_id
         self._request_path = {unit: settings.predictive_unit_image or ""} if unit else None
         self._routing_key = unit or "0"
-        self._metadata: Optional[dict] = None
-        self._metadata_error: Optional[str] = None
+        self._metadata: dict | None = None
+        self._metadata_error: str | None = None
         self._handlers: dict[str, Callable[[Any, str], dict]] = {
             "predict": self._predict,
             "transform-input": self._transform_input,
@@ -63,7 +74,7 @@ class DataPlane(KServeProtocols):
             "send-feedback": self._send_feedback,
         }
         self._v_method = "predict"
-        self._v_call: Optional[Callable[[Any, list, Any], Any]] = None
+        self._v_call: Callable[[Any, list, Any], Any] | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def construct(self) -> None:
@@ -99,7 +110,7 @@ class DataPlane(KServeProtocols):
         self.ready = True
         self.failure = None
 
-    def _fail(self, reason: str, exc: Optional[BaseException]) -> None:
+    def _fail(self, reason: str, exc: BaseException | None) -> None:
         self.ready = False
         self.failure = reason
         log.error("model not ready: %s", reason, exc_info=exc)
@@ -150,7 +161,7 @@ class DataPlane(KServeProtocols):
                     out = dict(out, meta={k: v for k, v in meta.items() if k != "metrics"})
         return out
 
-    def _call(self, hook: Optional[Callable], d: Decoded, default: Any) -> Any:
+    def _call(self, hook: Callable | None, d: Decoded, default: Any) -> Any:
         if hook is None:
             return default
         try:
@@ -173,7 +184,7 @@ class DataPlane(KServeProtocols):
         body["meta"] = response_meta(d.meta, tags, self._custom_metrics(rmetrics, method), self._request_path)
         return body
 
-    def _custom_metrics(self, runtime: Optional[list], method: str) -> Optional[list]:
+    def _custom_metrics(self, runtime: list | None, method: str) -> list | None:
         out: list = []
         if runtime:
             out.extend(validate_metrics(runtime, "SeldonResponse.metrics"))
@@ -333,7 +344,7 @@ class DataPlane(KServeProtocols):
             raise BadMetadata(self._metadata_error)
         return dict(self._metadata)  # type: ignore[arg-type]
 
-    def _build_metadata(self) -> tuple[Optional[dict], Optional[str]]:
+    def _build_metadata(self) -> tuple[dict | None, str | None]:
         s = self.settings
         md = seldon_codec.default_metadata(s.predictive_unit_image, self.name)
         try:
@@ -365,9 +376,9 @@ class DataPlane(KServeProtocols):
 class _Rewrapped:
     """A result with the runtime tags/metrics of the SeldonResponse it came from."""
 
-    __slots__ = ("data", "tags", "metrics")
+    __slots__ = ("data", "metrics", "tags")
 
-    def __init__(self, data: Any, tags: Optional[dict], metrics: Optional[list]) -> None:
+    def __init__(self, data: Any, tags: dict | None, metrics: list | None) -> None:
         self.data, self.tags, self.metrics = data, tags, metrics
 
 
@@ -394,7 +405,7 @@ def _sub_message(msg: dict, key: str) -> dict:
     return sub
 
 
-def _feedback_data(sub: dict) -> tuple[Any, Optional[str], list]:
+def _feedback_data(sub: dict) -> tuple[Any, str | None, list]:
     """Feedback request/truth `data` as float arrays, like Seldon's protobuf path."""
     if "data" not in sub:
         return np.array([]), None, []

@@ -7,7 +7,7 @@ imports the real `seldon_core` (or our shim) keeps the status code and reason it
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 
 class MicroserviceError(Exception):
@@ -16,7 +16,7 @@ class MicroserviceError(Exception):
     status_code = 400
     reason = "MICROSERVICE_BAD_DATA"
 
-    def __init__(self, message: str, status_code: Optional[int] = None, reason: Optional[str] = None) -> None:
+    def __init__(self, message: str, status_code: int | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if status_code is not None:

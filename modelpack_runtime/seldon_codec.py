@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
@@ -24,9 +24,9 @@ _ORJSON_KINDS = frozenset("biuf")
 class Decoded:
     """One decoded SeldonMessage: what the user method gets, plus how the request was shaped."""
 
-    __slots__ = ("features", "names", "meta", "kind")
+    __slots__ = ("features", "kind", "meta", "names")
 
-    def __init__(self, features: Any, names: list, meta: Optional[dict], kind: Optional[str]) -> None:
+    def __init__(self, features: Any, names: list, meta: dict | None, kind: str | None) -> None:
         self.features = features
         self.names = names
         self.meta = meta
@@ -35,7 +35,7 @@ class Decoded:
 
 def _tensorflow() -> Any:
     try:
-        import tensorflow as tf  # noqa: PLC0415 - optional, heavy
+        import tensorflow as tf
     except ImportError:
         raise MicroserviceError(
             "data.tftensor needs tensorflow, which is not installed in this image;"
@@ -61,7 +61,7 @@ def array_from_ndarray(value: Any, where: str = "data.ndarray") -> np.ndarray:
     return arr
 
 
-def decode_data(data: Any) -> tuple[np.ndarray, Optional[str], list]:
+def decode_data(data: Any) -> tuple[np.ndarray, str | None, list]:
     """A DefaultData object -> (array, kind, names)."""
     if not isinstance(data, dict):
         raise MicroserviceError(f"'data' must be an object with tensor, ndarray or tftensor, got {type(data).__name__}")
@@ -88,7 +88,7 @@ def decode_data(data: Any) -> tuple[np.ndarray, Optional[str], list]:
         return array_from_ndarray(data["ndarray"]), "ndarray", names
     if "tftensor" in data:
         tf = _tensorflow()
-        from google.protobuf import json_format  # noqa: PLC0415 - comes with tensorflow
+        from google.protobuf import json_format
 
         proto = data["tftensor"]
         if isinstance(proto, dict):
@@ -153,12 +153,12 @@ def json_default(obj: Any) -> Any:
 
 def _tftensor(arr: np.ndarray) -> dict:
     tf = _tensorflow()
-    from google.protobuf import json_format  # noqa: PLC0415
+    from google.protobuf import json_format
 
     return json_format.MessageToDict(tf.make_tensor_proto(arr))
 
 
-def encode_payload(result: Any, request_kind: Optional[str], names_for: Callable[[int], list]) -> dict:
+def encode_payload(result: Any, request_kind: str | None, names_for: Callable[[int], list]) -> dict:
     """The payload part of a response (C.8), following the request's data kind."""
     if isinstance(result, dict):
         return {"jsonData": result}
@@ -199,10 +199,10 @@ def route_branch(value: Any) -> int:
 
 
 def response_meta(
-    request_meta: Optional[dict],
-    tags: Optional[dict],
-    metrics: Optional[list],
-    request_path: Optional[dict],
+    request_meta: dict | None,
+    tags: dict | None,
+    metrics: list | None,
+    request_path: dict | None,
 ) -> dict:
     """`meta` of a response: puid copied, tags/metrics/requestPath merged; never mutates inputs."""
     meta: dict = {}
@@ -240,7 +240,7 @@ V2_DATATYPES = (
 _METADATA_KEYS = ("name", "versions", "platform", "inputs", "outputs", "custom")
 
 
-def split_image(image: Optional[str]) -> tuple[str, str]:
+def split_image(image: str | None) -> tuple[str, str]:
     """"repo/name:tag" -> ("repo/name", "tag"); a registry port is not a tag."""
     if not image:
         return "", ""
@@ -251,7 +251,7 @@ def split_image(image: Optional[str]) -> tuple[str, str]:
     return image, "latest"
 
 
-def default_metadata(image: Optional[str], fallback_name: str = "") -> dict:
+def default_metadata(image: str | None, fallback_name: str = "") -> dict:
     """Name and version from PREDICTIVE_UNIT_IMAGE; without it the served model name and no
     versions (Seldon would say "NOT_IMPLEMENTED")."""
     if not image:
@@ -311,13 +311,13 @@ def validate_metadata(md: Any) -> None:
 
 def parse_model_metadata(text: str) -> Any:
     """MODEL_METADATA: JSON, or YAML when pyyaml is importable."""
-    import json  # noqa: PLC0415
+    import json
 
     try:
         return json.loads(text)
     except ValueError as json_error:
         try:
-            import yaml  # noqa: PLC0415 - optional
+            import yaml
         except ImportError:
             raise ValueError(f"MODEL_METADATA is not valid JSON ({json_error}) and pyyaml is not installed") from None
         try:

@@ -15,7 +15,7 @@ import inspect
 import json
 import os
 import sys
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
@@ -57,7 +57,7 @@ def _cast(name: str, value: Any, type_: str) -> Any:
     return str(value)
 
 
-def parse_parameters(text: Optional[str]) -> dict[str, Any]:
+def parse_parameters(text: str | None) -> dict[str, Any]:
     """PREDICTIVE_UNIT_PARAMETERS (a JSON list of {name, value, type}) -> constructor kwargs.
 
     Raises BadParameter naming the parameter, its value and the expected type.
@@ -157,7 +157,7 @@ def _accepts(fn: Callable, name: str) -> bool:
     return any(p.name == name or p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
 
 
-def construct_user_object(cls: type, parameters: dict[str, Any], model_uri: Optional[str]) -> Any:
+def construct_user_object(cls: type, parameters: dict[str, Any], model_uri: str | None) -> Any:
     """`cls(**parameters)`, adding model_uri (PrimeHub) when the constructor accepts it.
 
     A `model_uri` parameter wins over MODEL_URI. Raises ModelSetupError with a plain-words reason.
@@ -176,7 +176,7 @@ def construct_user_object(cls: type, parameters: dict[str, Any], model_uri: Opti
         ) from e
 
 
-def own_hook(obj: Any, name: str) -> Optional[Callable]:
+def own_hook(obj: Any, name: str) -> Callable | None:
     """obj.<name> if it is defined by the user (not inherited from SeldonComponent), else None."""
     attr = getattr(obj, name, None)
     if attr is None:
@@ -209,7 +209,7 @@ def call_features_hook(fn: Callable) -> Callable[[Any, Any, Any], Any]:
     return lambda X, names, meta: fn(X, names)
 
 
-def call_optional(fn: Optional[Callable], default: Any = None) -> Any:
+def call_optional(fn: Callable | None, default: Any = None) -> Any:
     """Call a no-argument hook (tags, metrics, class_names, init_metadata); a missing hook or one
     raising SeldonNotImplementedError gives `default`."""
     if fn is None:
@@ -231,9 +231,15 @@ class UserModel:
 
     def __init__(self, obj: Any) -> None:
         self.obj = obj
-        hook = lambda name: own_hook(obj, name)  # noqa: E731
+
+        def hook(name: str) -> Callable | None:
+            return own_hook(obj, name)
+
+        def feature(name: str) -> Callable[[Any, Any, Any], Any] | None:
+            fn = own_hook(obj, name)
+            return call_features_hook(fn) if fn is not None else None
+
         self.load = hook("load")
-        feature = lambda name: (lambda f: call_features_hook(f) if f else None)(hook(name))  # noqa: E731
         self.predict = feature("predict")
         self.transform_input = feature("transform_input")
         self.transform_output = feature("transform_output")
@@ -275,7 +281,7 @@ class UserModel:
         return [f"t:{i}" for i in range(ncols)]
 
 
-def unwrap(result: Any) -> tuple[Any, Optional[dict], Optional[list]]:
+def unwrap(result: Any) -> tuple[Any, dict | None, list | None]:
     """(data, tags, metrics) of a SeldonResponse-like result (duck typed), else (result, None, None)."""
     if type(result) in _PLAIN or result is None:
         return result, None, None

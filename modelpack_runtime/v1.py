@@ -7,7 +7,7 @@ as a one-element integer result), COMBINER -> 400 (a combiner takes a list of me
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
@@ -29,9 +29,9 @@ def _route_result(route: Callable) -> Callable[[Any, list, Any], Any]:
 
 
 class _Result:
-    __slots__ = ("data", "tags", "metrics")
+    __slots__ = ("data", "metrics", "tags")
 
-    def __init__(self, data: Any, metrics: Optional[list]) -> None:
+    def __init__(self, data: Any, metrics: list | None) -> None:
         self.data, self.tags, self.metrics = data, None, metrics
 
 
@@ -39,17 +39,17 @@ class KServeProtocols:
     """V1 and V2 methods of DataPlane; relies on its settings, model, ready, failure, name."""
 
     settings: Any
-    model: Optional[UserModel]
+    model: UserModel | None
     ready: bool
-    failure: Optional[str]
+    failure: str | None
     name: str
     metrics: Any
     _v_method: str
-    _v_call: Optional[Callable[[Any, list, Any], Any]]
-    _metadata: Optional[dict]
+    _v_call: Callable[[Any, list, Any], Any] | None
+    _metadata: dict | None
     _include_metrics: bool
 
-    def _resolve_v_call(self, m: UserModel) -> tuple[str, Optional[Callable[[Any, list, Any], Any]]]:
+    def _resolve_v_call(self, m: UserModel) -> tuple[str, Callable[[Any, list, Any], Any] | None]:
         st = self.settings.service_type
         if st == "COMBINER":
             return "aggregate", None
@@ -135,11 +135,11 @@ class KServeProtocols:
     def v2_server_metadata(self) -> dict:
         return {"name": SERVER_NAME, "version": __version__, "extensions": list(V2_EXTENSIONS)}
 
-    def v2_model_metadata(self, name: str, version: Optional[str]) -> dict:
+    def v2_model_metadata(self, name: str, version: str | None) -> dict:
         """Name, versions and platform from the Seldon metadata; its tensor-style inputs/outputs."""
         self._check_name(name)
         md = self._metadata or {}
-        tensors = lambda items: [  # noqa: E731
+        tensors = lambda items: [
             {"name": i["name"], "datatype": i["datatype"], "shape": i["shape"]}
             for i in items or [] if isinstance(i, dict) and "datatype" in i
         ]
@@ -151,11 +151,11 @@ class KServeProtocols:
             "outputs": tensors(md.get("outputs")),
         }
 
-    def v2_model_ready(self, name: str, version: Optional[str]) -> bool:
+    def v2_model_ready(self, name: str, version: str | None) -> bool:
         self._check_name(name)
         return self.ready
 
-    def v2_infer(self, name: str, version: Optional[str], request: v2_codec.InferRequest) -> v2_codec.InferResponse:
+    def v2_infer(self, name: str, version: str | None, request: v2_codec.InferRequest) -> v2_codec.InferResponse:
         """One input -> X is its array; several -> X is {name: array}. meta = {parameters, id}.
         An array result is output "output-0" (or the one requested output's name); a dict result
         gives one output per key."""

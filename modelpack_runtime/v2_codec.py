@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import orjson
@@ -54,7 +54,7 @@ class RequestedOutput:
     parameters: dict = field(default_factory=dict)
 
     @property
-    def binary(self) -> Optional[bool]:
+    def binary(self) -> bool | None:
         b = self.parameters.get("binary_data")
         return None if b is None else bool(b)
 
@@ -62,7 +62,7 @@ class RequestedOutput:
 @dataclass
 class InferRequest:
     inputs: list
-    id: Optional[str] = None
+    id: str | None = None
     parameters: dict = field(default_factory=dict)
     outputs: list = field(default_factory=list)  # RequestedOutput
 
@@ -77,10 +77,10 @@ class InferResponse:
 
     model_name: str
     outputs: list
-    model_version: Optional[str] = None
-    id: Optional[str] = None
+    model_version: str | None = None
+    id: str | None = None
     parameters: dict = field(default_factory=dict)
-    binary: Optional[list] = None
+    binary: list | None = None
 
 
 def datatype_of(arr: np.ndarray, where: str = "output") -> str:
@@ -220,7 +220,7 @@ def _parameters(obj: dict, where: str) -> dict:
     return p
 
 
-def decode_request(body: bytes, header_length: Optional[int] = None) -> InferRequest:
+def decode_request(body: bytes, header_length: int | None = None) -> InferRequest:
     """A V2 infer request body (JSON, optionally followed by binary tensor data) -> InferRequest."""
     if header_length is not None:
         if not 0 < header_length <= len(body):
@@ -323,7 +323,7 @@ def binary_of(t: Tensor) -> bytes:
     return np.ascontiguousarray(t.data, dtype=dtype).tobytes()
 
 
-def encode_response(resp: InferResponse, request: Optional[InferRequest] = None) -> tuple[bytes, Optional[int]]:
+def encode_response(resp: InferResponse, request: InferRequest | None = None) -> tuple[bytes, int | None]:
     """InferResponse -> (body, header_length). header_length is None when nothing is binary;
     else it is the JSON part's length (send it as Inference-Header-Content-Length)."""
     binary = resp.binary
@@ -357,7 +357,7 @@ def encode_response(resp: InferResponse, request: Optional[InferRequest] = None)
     return head + b"".join(tails), len(head)
 
 
-def binary_flags(request: InferRequest, outputs: list) -> Optional[list]:
+def binary_flags(request: InferRequest, outputs: list) -> list | None:
     """Per output: binary if its requested output says binary_data, else binary_data_output."""
     default = request.binary_data_output
     asked = {o.name: o.binary for o in request.outputs}

@@ -1,7 +1,7 @@
 """Seldon's exception with a status code and reason (seldon_core.flask_utils)."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 
 class SeldonMicroserviceException(Exception):
@@ -12,7 +12,7 @@ class SeldonMicroserviceException(Exception):
     def __init__(
         self,
         message: str,
-        status_code: Optional[int] = None,
+        status_code: int | None = None,
         payload: Any = None,
         reason: str = "MICROSERVICE_BAD_DATA",
     ) -> None:

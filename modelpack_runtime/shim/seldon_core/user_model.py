@@ -3,7 +3,7 @@ SeldonNotImplementedError. The runtime treats a hook inherited unchanged from Se
 as "not defined", exactly like seldon-core does when the base method raises."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from seldon_core.flask_utils import SeldonMicroserviceException
 
@@ -18,13 +18,13 @@ class SeldonNotImplementedError(SeldonMicroserviceException):
 class SeldonResponse:
     """A result plus runtime tags and metrics for this one response."""
 
-    def __init__(self, data: Any, tags: Optional[Dict] = None, metrics: Optional[List[Dict]] = None) -> None:
+    def __init__(self, data: Any, tags: dict | None = None, metrics: list[dict] | None = None) -> None:
         self.data = data
         self.tags = tags
         self.metrics = metrics
 
     @classmethod
-    def create(cls, data: Any) -> "SeldonResponse":
+    def create(cls, data: Any) -> SeldonResponse:
         return data if isinstance(data, cls) else cls(data)
 
 
@@ -34,16 +34,16 @@ class SeldonComponent:
     def __init__(self, **kwargs: Any) -> None:
         pass
 
-    def tags(self) -> Dict:
+    def tags(self) -> dict:
         raise SeldonNotImplementedError("tags is not implemented")
 
-    def class_names(self) -> List[str]:
+    def class_names(self) -> list[str]:
         raise SeldonNotImplementedError("class_names is not implemented")
 
     def load(self) -> None:
         pass
 
-    def predict(self, X: Any, names: Any, meta: Optional[Dict] = None) -> Any:
+    def predict(self, X: Any, names: Any, meta: dict | None = None) -> Any:
         raise SeldonNotImplementedError("predict is not implemented")
 
     def predict_raw(self, msg: Any) -> Any:
@@ -52,26 +52,26 @@ class SeldonComponent:
     def send_feedback_raw(self, feedback: Any) -> Any:
         raise SeldonNotImplementedError("send_feedback_raw is not implemented")
 
-    def transform_input(self, X: Any, names: Any, meta: Optional[Dict] = None) -> Any:
+    def transform_input(self, X: Any, names: Any, meta: dict | None = None) -> Any:
         raise SeldonNotImplementedError("transform_input is not implemented")
 
     def transform_input_raw(self, msg: Any) -> Any:
         raise SeldonNotImplementedError("transform_input_raw is not implemented")
 
-    def transform_output(self, X: Any, names: Any, meta: Optional[Dict] = None) -> Any:
+    def transform_output(self, X: Any, names: Any, meta: dict | None = None) -> Any:
         raise SeldonNotImplementedError("transform_output is not implemented")
 
     def transform_output_raw(self, msg: Any) -> Any:
         raise SeldonNotImplementedError("transform_output_raw is not implemented")
 
-    def metrics(self) -> List[Dict]:
+    def metrics(self) -> list[dict]:
         raise SeldonNotImplementedError("metrics is not implemented")
 
-    def feature_names(self) -> List[str]:
+    def feature_names(self) -> list[str]:
         raise SeldonNotImplementedError("feature_names is not implemented")
 
     def send_feedback(self, features: Any, feature_names: Any, reward: float, truth: Any,
-                      routing: Optional[int] = None) -> Any:
+                      routing: int | None = None) -> Any:
         raise SeldonNotImplementedError("send_feedback is not implemented")
 
     def route(self, features: Any, feature_names: Any) -> int:
@@ -92,5 +92,5 @@ class SeldonComponent:
     def health_status_raw(self) -> Any:
         raise SeldonNotImplementedError("health_raw is not implemented")
 
-    def init_metadata(self) -> Dict:
+    def init_metadata(self) -> dict:
         raise SeldonNotImplementedError("init_metadata is not implemented")
