@@ -109,7 +109,7 @@ class BuildLog:
         detail = chunk.get("errorDetail") or {}
         message = str(chunk.get("error") or detail.get("message") or "unknown build error")
         message = self.redact(" ".join(message.split()))
-        where = self.step.label() if self.step else "before the first step"
+        where = self.redact(self.step.label()) if self.step else "before the first step"
         step_lines = [self.redact(line) for line in (self.step.lines if self.step else [])]
 
         if self.step and self.step.instruction.upper().startswith("FROM") or _PULL_DENIED.search(message):
