@@ -114,6 +114,7 @@ def plain(obj: Any) -> Any:
 
 
 def _encode_varint(n: int) -> bytes:
+    """Protobuf base-128 varint of a non-negative int."""
     out = bytearray()
     while True:
         b = n & 0x7F

@@ -15,6 +15,7 @@ from google.protobuf import json_format
 from .. import v2_codec
 from ..errors import MicroserviceError
 from .gen import grpc_predict_v2_pb2 as pb
+from .seldon_proto import _encode_varint
 
 # datatype -> the InferTensorContents field that carries it (FP16 has none: raw only)
 CONTENTS_FIELD = {
@@ -111,14 +112,25 @@ def request_from_proto(req: pb.ModelInferRequest) -> v2_codec.InferRequest:
     return v2_codec.InferRequest(inputs, req.id or None, params_to_dict(req.parameters), outputs)
 
 
+# Packed floats are written as one length-delimited field: tag byte, varint length, raw bytes.
+# That is ~1000x faster than extending the repeated field from a numpy array element by element.
+_PACKED_TAG = {"fp32_contents": (b"\x32", "<f4"), "fp64_contents": (b"\x3a", "<f8")}
+
+
 def _typed_output(out: Any, t: v2_codec.Tensor) -> None:
     field = CONTENTS_FIELD[t.datatype]
-    values = getattr(out.contents, field)
     flat = np.asarray(t.data).ravel()
+    packed = _PACKED_TAG.get(field)
+    if packed is not None:
+        if flat.size:
+            raw = np.ascontiguousarray(flat, dtype=packed[1]).tobytes()
+            out.contents.MergeFromString(packed[0] + _encode_varint(len(raw)) + raw)
+        return
+    values = getattr(out.contents, field)
     if t.datatype == "BYTES":
         values.extend(v2_codec._bytes_of(x) for x in flat.tolist())  # noqa: SLF001
     else:
-        values.extend(flat.astype(_FIELD_DTYPE[field], copy=False))
+        values.extend(flat.astype(_FIELD_DTYPE[field], copy=False).tolist())
 
 
 def response_to_proto(resp: v2_codec.InferResponse, raw: bool) -> pb.ModelInferResponse:
