@@ -6,43 +6,69 @@ worker. MODELPACK_INLINE_PREDICT picks the policy:
 
   never   always the pool (Seldon's behaviour: gunicorn threads)
   always  always inline (fastest for trivial models; a slow call blocks the worker, no 504)
-  auto    (default) per route: start in the pool; after WARMUP consecutive calls each under
-          THRESHOLD seconds, run inline; one inline call over THRESHOLD flips the route back to
-          the pool, and the warm-up it must pass to come back doubles (up to MAX_WARMUP).
+  auto    (default) per route, from an exponentially weighted average (EWMA, weight ALPHA) of
+          the wall time of its calls: start in the pool; once WARMUP calls were made there and the
+          average is under THRESHOLD/2, run inline. Inline, a call over SLOW, or the average
+          rising over THRESHOLD, sends the route back to the pool for COOLDOWN seconds (doubling,
+          up to MAX_COOLDOWN, when it flips again soon after). The average, not the maximum, is
+          used because on a busy machine the wall time of a 10 us call now and then includes a
+          few ms of preemption; a steadily slow model still flips within a few calls (a 5 ms
+          model after ~5, anything over SLOW after one).
 The request timeout (504) only applies to calls in the pool: an inline call cannot be interrupted.
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
-from time import perf_counter
+from time import monotonic, perf_counter
 from typing import Any, Callable
 
 from .errors import MicroserviceError
 
+log = logging.getLogger("modelpack_runtime.inline")
+
 THRESHOLD = 0.001
+SLOW = 0.05
+ALPHA = 0.05
 WARMUP = 20
-MAX_WARMUP = 20_000
+COOLDOWN = 1.0
+MAX_COOLDOWN = 60.0
 
 
 class RouteState:
     """Adaptive state of one route (one per route template)."""
 
-    __slots__ = ("inline", "fast", "need")
+    __slots__ = ("inline", "ewma", "calls", "pool_until", "cooldown")
 
     def __init__(self) -> None:
         self.inline = False
-        self.fast = 0
-        self.need = WARMUP
+        self.ewma = 0.0
+        self.calls = 0              # pool calls since the route last went to the pool
+        self.pool_until = 0.0
+        self.cooldown = COOLDOWN
 
     def record(self, seconds: float) -> None:
-        # Runs in a pool thread; a lost update under a race only delays the switch by one call.
-        if seconds < THRESHOLD:
-            self.fast += 1
-            if self.fast >= self.need:
-                self.inline = True
-        else:
-            self.fast = 0
+        """A pool call's duration. Runs in a pool thread; a lost update under a race only delays
+        a switch by one call."""
+        self.ewma += ALPHA * (seconds - self.ewma)
+        self.calls += 1
+        if self.calls >= WARMUP and self.ewma < THRESHOLD / 2 and monotonic() >= self.pool_until:
+            self.inline = True
+
+    def record_inline(self, seconds: float) -> None:
+        self.ewma += ALPHA * (seconds - self.ewma)
+        if seconds < SLOW and self.ewma < THRESHOLD:
+            return
+        log.debug("inline calls average %.2f ms (last %.2f ms): back to the thread pool",
+                  self.ewma * 1000, seconds * 1000)
+        now = monotonic()
+        # flipping again within 10 cooldowns of the last flip: the route is really slow, wait longer
+        recent = now - self.pool_until < 10 * self.cooldown
+        self.cooldown = min(self.cooldown * 2, MAX_COOLDOWN) if recent else COOLDOWN
+        self.inline = False
+        self.calls = 0
+        self.pool_until = now + self.cooldown
 
 
 class Runner:
@@ -62,10 +88,7 @@ class Runner:
             try:
                 return fn(*args)
             finally:
-                if perf_counter() - start >= THRESHOLD:
-                    state.inline = False
-                    state.fast = 0
-                    state.need = min(state.need * 2, MAX_WARMUP)
+                state.record_inline(perf_counter() - start)
         loop = asyncio.get_running_loop()
         fut = loop.run_in_executor(self.executor, _timed, state if mode == "auto" else None, fn, args)
         try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import gc
 import logging
 import os
 import random
@@ -106,6 +107,9 @@ def _serve_worker(settings: Settings, sock: socket.socket, index: int) -> None:
         dataplane.construct()
         dataplane.load()
         if dataplane.ready:
+            # The loaded model is long-lived: keep the cyclic GC from rescanning it on every gen-2 run
+            # (those pauses would otherwise show up as latency spikes).
+            gc.freeze()
             log.info("worker %d (pid %d): model ready", index, os.getpid())
         else:  # logged once; health and readiness report it from now on
             log.error("worker %d (pid %d): model NOT ready: %s", index, os.getpid(), dataplane.failure)
