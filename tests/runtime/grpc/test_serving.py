@@ -110,3 +110,16 @@ def test_graceful_shutdown_finishes_in_flight_grpc_call(start):
     t.join(20)
     assert result.get("answer") == "slept", result.get("error")
     assert server.proc.wait(30) == 0, server.output()
+
+
+@pytest.mark.slow
+def test_grpc_workers_1_of_2_serves_grpc_from_one_worker_without_extra_loads(start, tmp_path: Path):
+    loads = tmp_path / "loads.txt"
+    server = start("echo", "--workers", "2", "--grpc-workers", "1", env={"LOAD_LOG": str(loads)})
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(loads.read_text().split()) < 2:
+        time.sleep(0.1)
+    grpc_pids = {pid_over_grpc(server) for _ in range(20)}
+    load_pids = {int(p) for p in loads.read_text().split()}
+    assert len(load_pids) == 2, load_pids
+    assert len(grpc_pids) == 1 and grpc_pids <= load_pids, (grpc_pids, load_pids)
