@@ -1,0 +1,69 @@
+"""The adaptive inline/thread-pool policy (MODELPACK_INLINE_PREDICT), on a real event loop."""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from modelpack_runtime import inline
+from modelpack_runtime.errors import MicroserviceError
+
+
+def where() -> str:
+    return threading.current_thread().name
+
+
+def run(runner: inline.Runner, state: inline.RouteState, fn, n: int = 1) -> list:
+    async def go() -> list:
+        return [await runner.run(state, fn) for _ in range(n)]
+
+    return asyncio.run(go())
+
+
+def test_auto_goes_inline_after_warmup_and_back_on_a_slow_call() -> None:
+    runner, state = inline.Runner("auto", 1, 5.0), inline.RouteState()
+    names = run(runner, state, where, inline.WARMUP)
+    assert all(n.startswith("predict") for n in names)  # warm-up in the pool
+    assert state.inline
+    assert run(runner, state, where) == [threading.main_thread().name]  # now on the loop's thread
+    run(runner, state, lambda: time.sleep(inline.SLOW * 1.2))
+    assert not state.inline and state.pool_until > time.monotonic()
+    assert run(runner, state, where)[0].startswith("predict")  # back in the pool for the cooldown
+    runner.shutdown()
+
+
+def test_auto_steady_few_ms_model_flips_back_within_a_few_calls() -> None:
+    runner, state = inline.Runner("auto", 1, 5.0), inline.RouteState()
+    run(runner, state, where, inline.WARMUP)
+    assert state.inline
+    calls = 0
+    while state.inline and calls < 50:
+        run(runner, state, lambda: time.sleep(0.005))
+        calls += 1
+    assert not state.inline and calls <= 10
+    runner.shutdown()
+
+
+def test_auto_slow_model_never_goes_inline() -> None:
+    runner, state = inline.Runner("auto", 1, 5.0), inline.RouteState()
+    run(runner, state, lambda: time.sleep(0.003), inline.WARMUP * 2)
+    assert not state.inline
+    runner.shutdown()
+
+
+@pytest.mark.parametrize("mode,pool", [("always", False), ("never", True)])
+def test_fixed_modes(mode: str, pool: bool) -> None:
+    runner, state = inline.Runner(mode, 2, 5.0), inline.RouteState()
+    names = run(runner, state, where, inline.WARMUP + 5)
+    assert all(n.startswith("predict") == pool for n in names)
+    runner.shutdown()
+
+
+def test_pool_call_over_timeout_is_504() -> None:
+    runner, state = inline.Runner("never", 1, 0.2), inline.RouteState()
+    with pytest.raises(MicroserviceError) as info:
+        run(runner, state, lambda: time.sleep(0.5))
+    assert info.value.status_code == 504 and "0.2 s" in info.value.message
+    runner.shutdown()
