@@ -126,14 +126,15 @@ def decode(msg: Any) -> Decoded:
 
 
 def jsonable(arr: np.ndarray) -> Any:
-    """An array orjson (OPT_SERIALIZE_NUMPY) can serialise as-is, or a list."""
-    if (
-        arr.dtype.kind in _ORJSON_KINDS
-        and arr.dtype != np.float16  # orjson refuses float16
-        and arr.ndim > 0
-        and arr.flags.c_contiguous
-        and arr.dtype.isnative
-    ):
+    """An array orjson (OPT_SERIALIZE_NUMPY) can serialise as-is, or a list.
+
+    float16/float32 are widened to float64 first: orjson writes float32 in its shortest float32
+    form (0.33333334), Seldon's json.dumps(tolist()) the float64 value (0.3333333432674408);
+    clients comparing against Seldon see the same digits this way.
+    """
+    if arr.dtype.kind == "f" and arr.dtype.itemsize < 8:
+        arr = arr.astype(np.float64)
+    if arr.dtype.kind in _ORJSON_KINDS and arr.ndim > 0 and arr.flags.c_contiguous and arr.dtype.isnative:
         return arr
     return arr.tolist()
 
@@ -174,10 +175,8 @@ def encode_payload(result: Any, request_kind: str | None, names_for: Callable[[i
         names = names_for(arr.shape[1]) if arr.ndim > 1 else []
         if arr.dtype.kind in "iuf":
             if request_kind == "tensor" or request_kind is None:
-                flat = arr.ravel()
-                if flat.dtype == np.float16:
-                    flat = flat.astype(np.float64)
-                return {"data": {"names": names, "tensor": {"shape": list(arr.shape), "values": jsonable(flat)}}}
+                values = jsonable(arr.ravel())
+                return {"data": {"names": names, "tensor": {"shape": list(arr.shape), "values": values}}}
             if request_kind == "tftensor":
                 return {"data": {"names": names, "tftensor": _tftensor(arr)}}
         if isinstance(result, np.ndarray):
