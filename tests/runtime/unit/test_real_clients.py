@@ -148,3 +148,24 @@ def test_seldon_codec_matches_seldon_core(seldon_python: Path, tmp_path: Path) -
         body["meta"] = seldon_codec.response_meta(d.meta, None, None, None)
         ours = json.loads(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY, default=seldon_codec.json_default))
         assert ours == expected["response"], (request, expr)
+
+
+def test_model_importing_the_real_seldon_core(seldon_python: Path) -> None:
+    """With seldon-core installed, user code gets the real package (not the shim), and its
+    SeldonMicroserviceException / SeldonResponse / SeldonComponent still work through duck typing."""
+    site = next((seldon_python.parent.parent / "lib").glob("python3*/site-packages"))
+    fixtures = Path(__file__).parent.parent / "fixtures"
+    # seldon-core's generated protos predate our protobuf: the pure-Python implementation loads them
+    env = dict(os.environ, PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")
+    env.pop("PYTHONPATH", None)
+    r = subprocess.run([sys.executable, str(SCRIPTS / "real_seldon_model.py"), str(site), str(fixtures)],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["ready"], out["failure"]
+    assert out["seldon_core"].startswith(str(site))
+    assert out["teapot"] == [418, "TEAPOT", "I'm a teapot"]
+    assert out["predict"] == {"data": {"names": ["t:0"], "ndarray": [[1.0]]},
+                              "meta": {"tags": {"runtime": "yes"},
+                                       "metrics": [{"type": "TIMER", "key": "shim_ms", "value": 1.5}]}}
+    assert out["health"] == {"strData": "not implemented - assuming healthy", "meta": {}}
