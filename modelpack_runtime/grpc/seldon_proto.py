@@ -64,13 +64,29 @@ def data_to_dict(data: pb.DefaultData) -> dict:
     return out
 
 
+def meta_to_dict(meta: pb.Meta) -> dict:
+    """What json_format.MessageToDict(meta) gives (only non-empty fields), field by field: faster."""
+    out: dict[str, Any] = {}
+    if meta.puid:
+        out["puid"] = meta.puid
+    if meta.tags:
+        out["tags"] = {k: json_format.MessageToDict(v) for k, v in meta.tags.items()}
+    if meta.routing:
+        out["routing"] = dict(meta.routing)
+    if meta.requestPath:
+        out["requestPath"] = dict(meta.requestPath)
+    if meta.metrics:
+        out["metrics"] = [json_format.MessageToDict(m) for m in meta.metrics]
+    return out
+
+
 def message_to_dict(msg: pb.SeldonMessage) -> dict:
     """A request SeldonMessage as the data plane's dict (the REST JSON shape, see module doc)."""
     out: dict[str, Any] = {}
     if msg.HasField("status"):
         out["status"] = json_format.MessageToDict(msg.status)
     if msg.HasField("meta"):
-        out["meta"] = json_format.MessageToDict(msg.meta)
+        out["meta"] = meta_to_dict(msg.meta)
     kind = msg.WhichOneof("data_oneof")
     if kind == "data":
         out["data"] = data_to_dict(msg.data)
@@ -180,13 +196,14 @@ def dict_to_message(d: dict, msg: Optional[pb.SeldonMessage] = None) -> pb.Seldo
     if not isinstance(d, dict):
         raise MicroserviceError(f"the response must be a SeldonMessage dict, got {type(d).__name__}",
                                 status_code=500, reason="MICROSERVICE_INTERNAL_ERROR")
-    rest = {k: v for k, v in d.items() if k in ("status", "meta")}
-    if rest:
-        try:
-            json_format.ParseDict(plain(rest), msg)
-        except json_format.ParseError as exc:
-            raise MicroserviceError(f"the response's status/meta does not fit SeldonMessage: {exc}",
-                                    status_code=500, reason="MICROSERVICE_INTERNAL_ERROR")
+    try:
+        if "meta" in d and d["meta"] is not None:
+            fill_meta(msg.meta, d["meta"])
+        if "status" in d and d["status"] is not None:
+            json_format.ParseDict(plain(d["status"]), msg.status)
+    except (json_format.ParseError, TypeError, ValueError, AttributeError) as exc:
+        raise MicroserviceError(f"the response's status/meta does not fit SeldonMessage: {exc}",
+                                status_code=500, reason="MICROSERVICE_INTERNAL_ERROR")
     if "data" in d and d["data"] is not None:
         fill_data(msg.data, d["data"])
     elif "binData" in d:
@@ -203,6 +220,31 @@ def dict_to_message(d: dict, msg: Optional[pb.SeldonMessage] = None) -> pb.Seldo
         else:
             json_format.ParseDict(plain(v), msg.customData)
     return msg
+
+
+def fill_meta(target: pb.Meta, meta: dict) -> None:
+    """Set a Meta from its dict. Field by field: json_format.ParseDict costs ~40 us per call,
+    which was the largest part of a small request."""
+    target.SetInParent()  # meta is always present in a response, even when empty
+    for key, value in meta.items():
+        if key == "puid":
+            target.puid = str(value)
+        elif key == "tags":
+            for name, tag in value.items():
+                target.tags[str(name)].CopyFrom(_value(plain(tag)))
+        elif key == "routing":
+            for name, branch in value.items():
+                if isinstance(branch, bool) or int(branch) != branch:
+                    raise ValueError(f"meta.routing[{name!r}] must be an integer, got {branch!r}")
+                target.routing[str(name)] = int(branch)
+        elif key == "requestPath":
+            for name, image in value.items():
+                target.requestPath[str(name)] = str(image)
+        elif key == "metrics":
+            for metric in value:
+                json_format.ParseDict(plain(metric), target.metrics.add())
+        else:
+            raise ValueError(f"meta has no field {key!r} (puid, tags, routing, requestPath, metrics)")
 
 
 def _value(obj: Any) -> struct_pb2.Value:

@@ -79,3 +79,17 @@ def test_v2_parameters_round_trip():
     req.parameters["s"].string_param = "x"
     req.inputs.add(name="x", datatype="FP32", shape=[1]).contents.fp32_contents.append(1.0)
     assert v2_proto.request_from_proto(req).parameters == {"b": True, "i": 5, "s": "x"}
+
+
+def test_meta_to_dict_matches_json_format():
+    from google.protobuf import json_format
+
+    m = pb.Meta(puid="p")
+    m.tags["a"].string_value = "b"
+    m.tags["n"].list_value.values.add().number_value = 1
+    m.routing["r"] = 3
+    m.requestPath["u"] = "img:1"
+    m.metrics.add(key="c", type=pb.Metric.COUNTER, value=1).tags["x"] = "y"
+    m.metrics.add(key="g", type=pb.Metric.GAUGE, value=2)
+    assert seldon_proto.meta_to_dict(m) == json_format.MessageToDict(m)
+    assert seldon_proto.meta_to_dict(pb.Meta()) == json_format.MessageToDict(pb.Meta()) == {}
