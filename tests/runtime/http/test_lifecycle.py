@@ -146,3 +146,24 @@ def test_max_requests_recycles_worker(start) -> None:
         conn.close()
         time.sleep(0.15)  # uvicorn checks the request limit every 0.1 s
     assert len(pids) >= 2, s.output()
+
+
+def test_access_log_lines_and_metrics_filter(start) -> None:
+    s = start("rowsum", "--access-log")
+    requests.post(s.url + "/predict", json=ND)
+    requests.get(s.metrics_url)
+    time.sleep(0.3)
+    out = s.output()
+    assert '"POST /predict HTTP/1.1" 200' in out, out
+    assert '"GET /metrics"' not in out  # FILTER_METRICS_ACCESS_LOGS is on by default
+    s2 = start("rowsum", "--access-log", env={"FILTER_METRICS_ACCESS_LOGS": "false"})
+    requests.get(s2.metrics_url)
+    time.sleep(0.3)
+    assert '"GET /metrics" 200' in s2.output()
+
+
+def test_no_access_log_by_default(start) -> None:
+    s = start("rowsum")
+    requests.post(s.url + "/predict", json=ND)
+    time.sleep(0.3)
+    assert "POST /predict" not in s.output()

@@ -183,6 +183,12 @@ def test_bad_payloads_are_400(rowsum) -> None:
     assert r.status_code == 400
     r = requests.post(u, json=[1, 2])
     assert r.status_code == 400
+    r = requests.post(u, json={"data": {"tensor": {"shape": [3], "values": [1, 2]}}})  # shape/values mismatch
+    assert r.status_code == 400 and r.json()["status"]["reason"] == "MICROSERVICE_BAD_DATA"
+    r = requests.post(u, json={"data": {"tensor": {"shape": "x", "values": [1]}}})  # wrong type
+    assert r.status_code == 400
+    r = requests.post(u, json={"data": "not an object"})
+    assert r.status_code == 400
     r = requests.post(u, data=b"", headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and "empty" in r.json()["status"]["info"]
 
