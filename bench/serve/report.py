@@ -72,27 +72,27 @@ def chart(results: dict, path: Path) -> bool:
         return servers.get(name, {}).get("cases", {}).get(case, {}).get(c, {}).get("rps")
 
     bars = [b for b in CHART_BARS if b in servers]
-    fig, axes = plt.subplots(1, 2, figsize=(15, 6.2), gridspec_kw={"width_ratios": [1, 1]})
+    fig, axes = plt.subplots(1, 2, figsize=(15, 6.2))
+    handles: dict = {}
     for ax, size in zip(axes, ("small", "large")):
         cases = [k.name for k in ALL_CASES if k.size == size]
         width = 0.8 / max(len(bars), 1)
         for i, case in enumerate(cases):
-            for j, name in enumerate(bars):
-                v = rps(name, case)
-                if v is None:
-                    continue
-                x = i - 0.4 + width * (j + 0.5)
-                ax.bar(x, v, width, color=COLORS[name], label=name if i == 0 or name not in
-                       ax.get_legend_handles_labels()[1] else None)
+            # only the servers that serve this case, centred in the group: no gaps for missing ones
+            present = [(name, v) for name in bars if (v := rps(name, case)) is not None]
+            for j, (name, v) in enumerate(present):
+                x = i - width * len(present) / 2 + width * (j + 0.5)
+                handles[name] = ax.bar(x, v, width, color=COLORS[name])
                 inside = v >= 60   # label inside the bar's top, clear of the baseline lines
                 ax.text(x, v / 1.1 if inside else v * 1.1, _fmt_rps(v), ha="center",
                         va="top" if inside else "bottom", fontsize=7, rotation=90,
                         color="white" if inside else "black")
-            for name, style in (("raw", "-"), ("raw-w2", ":")):
+            for name, style, label in (("raw", "-", "raw ASGI baseline, 1 worker"),
+                                       ("raw-w2", ":", "raw ASGI baseline, 2 workers")):
                 v = rps(name, case)
                 if v is not None:
-                    ax.hlines(v, i - 0.45, i + 0.45, colors="black", linestyles=style, linewidth=2,
-                              label=f"{name} (plain ASGI baseline)" if i == 0 else None)
+                    handles[label] = ax.hlines(v, i - 0.45, i + 0.45, colors="black", linestyles=style,
+                                               linewidth=2)
         ax.set_yscale("log")
         # bars on a log axis must start at a fixed floor, or their heights mislead
         ax.set_ylim(bottom=10)
@@ -104,11 +104,8 @@ def chart(results: dict, path: Path) -> bool:
         ax.set_ylabel("requests/s at 8 connections (log scale)")
         ax.grid(axis="y", which="both", alpha=0.3)
         ax.set_ylim(top=ax.get_ylim()[1] * 3)
-    handles, labels = {}, []
-    for ax in axes:
-        for h, lbl in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(lbl, h)
-    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), frameon=False)
+    order = [b for b in bars if b in handles] + [k for k in handles if k not in bars]
+    fig.legend([handles[k] for k in order], order, loc="lower center", ncol=len(order), frameon=False)
     fig.suptitle(f"Serving throughput, same row-sum model, wrk on loopback, 8 connections"
                  f" ({results['meta']['started_utc']}); higher is better")
     fig.tight_layout(rect=(0, 0.06, 1, 1))
