@@ -8,6 +8,7 @@ runs through inline.Runner, so the event loop never stalls on it.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from pathlib import Path
@@ -26,6 +27,7 @@ log = logging.getLogger("modelpack_runtime.http")
 
 JSON = b"application/json"
 OPENAPI = Path(__file__).with_name("openapi") / "seldon.json"
+FLUSH_INTERVAL = 0.5  # seconds: request metrics reach the scrape at most this late
 _CORS = (b"access-control-allow-origin", b"*")
 _DUMPS_OPT = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -79,6 +81,7 @@ class App:
         self.exact: dict[str, Route] = {}
         self.patterns: list[tuple[re.Pattern[str], Route]] = []
         self._seldon_json: Optional[bytes] = None
+        self._flushing = False
         self._build_routes()
 
     # routing table --------------------------------------------------------------------------------
@@ -199,7 +202,10 @@ class App:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         if route is not None and route.counted and self.metrics is not None:
-            self.metrics.observe_request(route.protocol, route.template, status, perf_counter() - start)
+            self.metrics.observe_batched(route.protocol, route.template, status, perf_counter() - start)
+            if not self._flushing:
+                self._flushing = True
+                asyncio.get_running_loop().call_later(FLUSH_INTERVAL, self._flush_tick)
 
     async def _read_body(self, receive: Callable, length: Optional[bytes]) -> bytes:
         limit = self.max_body
@@ -331,7 +337,18 @@ class App:
         return 200, b"application/octet-stream", body, [(b"inference-header-content-length",
                                                          str(json_length).encode())]
 
+    def _flush_tick(self) -> None:
+        # Re-armed by the next counted request, so an idle worker's loop has no timer to run.
+        self._flushing = False
+        try:
+            self.metrics.flush()
+        except Exception:  # noqa: BLE001 - metrics must never take the worker down
+            log.exception("writing request metrics failed")
+
     def close(self) -> None:
+        """At worker exit: write the last batched metrics, stop the predict threads."""
+        if self.metrics is not None:
+            self.metrics.flush()
         self.runner.shutdown()
 
 

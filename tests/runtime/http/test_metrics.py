@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import requests
 
@@ -19,6 +20,17 @@ def samples(text: str, name: str, **labels: str) -> list[float]:
         if all(got.get(k) == v for k, v in labels.items()):
             out.append(float(m.group(4)))
     return out
+
+
+def scrape_when(url: str, name: str, expected: float, **labels: str) -> str:
+    """Request metrics are flushed by each worker every 0.5 s: scrape until `name{labels}` sums to
+    `expected` (at most 5 s), then return that scrape for exact assertions."""
+    deadline = time.monotonic() + 5
+    while True:
+        text = requests.get(url).text
+        if sum(samples(text, name, **labels)) == expected or time.monotonic() > deadline:
+            return text
+        time.sleep(0.1)
 
 
 def spread_requests(url: str, minimum: int) -> tuple[int, set]:
@@ -42,12 +54,15 @@ def test_request_metrics_exact_over_two_workers(start) -> None:
         requests.get(s.url + "/v2/health/ready")
     requests.post(s.url + "/predict", data=b"{bad")
     requests.post(s.url + "/v1/models/Model:predict", json={"instances": [[1, 2]]})
-    text = requests.get(s.metrics_url).text
+    text = scrape_when(s.metrics_url, "modelpack_request_duration_seconds_count", n + 2)
     assert samples(text, "modelpack_requests_total", protocol="seldon", route="/predict", status="200") == [n]
     assert samples(text, "modelpack_requests_total", protocol="seldon", route="/predict", status="400") == [1]
     assert samples(text, "modelpack_requests_total", protocol="v1", route="/v1/models/{name}:predict",
                    status="200") == [1]
     assert samples(text, "modelpack_request_duration_seconds_count", protocol="seldon", route="/predict") == [n + 1]
+    buckets = samples(text, "modelpack_request_duration_seconds_bucket", protocol="seldon", route="/predict")
+    assert buckets == sorted(buckets) and buckets[-1] == n + 1  # cumulative, +Inf holds them all
+    assert 0 < sum(samples(text, "modelpack_request_duration_seconds_sum", protocol="seldon", route="/predict")) < n
     assert "/health/ping" not in text and "/v2/health/ready" not in text  # probes do not count
     assert "/metrics" not in text  # nor do scrapes
     requests.get(s.metrics_url)
