@@ -82,7 +82,12 @@ def test_grpc_requests_are_counted_by_protocol_in_the_same_metrics(start):
     with pytest.raises(grpc.RpcError):
         stub.Predict(pb.SeldonMessage(), timeout=10)
     requests.post(server.url + "/predict", json={"strData": "rest"}, timeout=10)
+    # the HTTP server records its sample after the response is sent: wait for it to land
+    deadline = time.monotonic() + 10
     text = requests.get(server.metrics_url, timeout=10).text
+    while 'protocol="seldon"' not in text and time.monotonic() < deadline:
+        time.sleep(0.1)
+        text = requests.get(server.metrics_url, timeout=10).text
     assert ('modelpack_requests_total{protocol="grpc-seldon",route="/seldon.protos.Model/Predict",status="OK"} 1.0'
             in text)
     assert ('modelpack_requests_total{protocol="grpc-seldon",route="/seldon.protos.Model/Predict",'
