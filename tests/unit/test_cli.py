@@ -187,3 +187,8 @@ def test_serve_answers_every_usage_example(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_push_password_stdin_must_not_be_empty() -> None:
+    result = runner.invoke(app, ["push", "localhost:5055/x:1", "--username", "u", "--password-stdin"], input="")
+    assert_error(result, 2, "--password-stdin: nothing on standard input")
