@@ -120,8 +120,9 @@ def _serve_worker(settings: Settings, sock: socket.socket, index: int) -> None:
     config = uvicorn.Config(
         app, loop="uvloop", http="httptools", lifespan="off", access_log=settings.access_log,
         timeout_keep_alive=settings.keepalive, log_config=None, server_header=False,
-        limit_max_requests=settings.max_requests or None,
-        limit_max_requests_jitter=settings.max_requests_jitter,
+        # jitter applied here (uvicorn only grew limit_max_requests_jitter recently)
+        limit_max_requests=(settings.max_requests + random.randint(0, settings.max_requests_jitter)
+                            if settings.max_requests else None),
         timeout_graceful_shutdown=max(int(settings.graceful_timeout), 1))
     server = uvicorn.Server(config)
     # uvicorn re-raises the signal it caught once it has shut down; exit 0 instead of dying by it.
