@@ -101,7 +101,7 @@ class DataPlane(KServeProtocols):
                 m.load()
             except NotImplementedError:
                 pass  # Seldon swallows these too
-            except Exception as e:
+            except (Exception, SystemExit) as e:
                 if not is_seldon_not_implemented(e):
                     self._fail(f"{type(m.obj).__name__}.load() raised {type(e).__name__}: {e}", e)
                     return

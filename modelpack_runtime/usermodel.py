@@ -134,7 +134,7 @@ def import_user_class(interface_name: str, workdir: str = ".") -> type:
         module_name = class_name = interface_name
     try:
         module = importlib.import_module(module_name)
-    except Exception as e:
+    except (Exception, SystemExit) as e:  # sys.exit() in user code must not kill the worker
         raise ModelSetupError(
             f"importing module {module_name!r} (MODEL_NAME={interface_name!r}) from {os.path.abspath(workdir)}"
             f" raised {type(e).__name__}: {e}; check MODEL_NAME and that {module_name.replace('.', '/')}.py"
@@ -170,7 +170,7 @@ def construct_user_object(cls: type, parameters: dict[str, Any], model_uri: str 
             kwargs["model_uri"] = path
     try:
         return cls(**kwargs)
-    except Exception as e:
+    except (Exception, SystemExit) as e:  # sys.exit() in user code must not kill the worker
         raise ModelSetupError(
             f"constructing {cls.__name__}(**{kwargs!r}) raised {type(e).__name__}: {e}"
         ) from e
