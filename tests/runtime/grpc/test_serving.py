@@ -128,3 +128,22 @@ def test_grpc_workers_1_of_2_serves_grpc_from_one_worker_without_extra_loads(sta
     load_pids = {int(p) for p in loads.read_text().split()}
     assert len(load_pids) == 2, load_pids
     assert len(grpc_pids) == 1 and grpc_pids <= load_pids, (grpc_pids, load_pids)
+
+
+def test_without_grpcio_rest_still_serves(start):
+    from .conftest import HERE, REPO
+
+    server = start("echo", env={"PYTHONPATH": f"{HERE / 'no_grpc'}:{REPO}"}, grpc_too=False)
+    assert requests.post(server.url + "/predict", json={"strData": "rest"}, timeout=10).json()["strData"] == "rest"
+    out = server.output()
+    assert "gRPC is off" in out and "grpc" in out and "GRPC_WORKERS=0" in out
+    assert "gRPC listening" not in out
+
+
+def test_grpc_threads_run_calls_in_parallel(start):
+    server = start("echo", "--grpc-threads", "2")
+    stub = server.seldon("Model")
+    t0 = time.monotonic()
+    futures = [stub.Predict.future(pb.SeldonMessage(strData="sleep 1"), timeout=20) for _ in range(2)]
+    assert [f.result().strData for f in futures] == ["slept", "slept"]
+    assert time.monotonic() - t0 < 1.8  # two 1 s calls overlapped on 2 threads
