@@ -1,4 +1,5 @@
 """`python -m packager` runs the modelpack CLI."""
+
 from __future__ import annotations
 
 from .cli import main

@@ -1,6 +1,7 @@
 """Builders: a folder holding `builder.yaml` (name, description, default base image, pythons),
 a Dockerfile template and a usage text. Looked up in this order: `--builder PATH` (a folder),
 `--builder NAME` (a built-in), then the default builder `python`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,11 +26,11 @@ class Builder:
     name: str
     directory: Path
     description: str
-    base_image: str                 # may contain {python}
+    base_image: str  # may contain {python}
     default_python: str
     pythons: tuple[str, ...]
-    dockerfile: str                 # template file name inside `directory`
-    usage: str                      # usage file name inside `directory`
+    dockerfile: str  # template file name inside `directory`
+    usage: str  # usage file name inside `directory`
 
     def base_image_for(self, python: str) -> str:
         return self.base_image.replace("{python}", python)
@@ -43,15 +44,24 @@ def _load(directory: Path) -> Builder:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise SourceError(f"{path}: cannot read builder ({exc.__class__.__name__})", "fix builder.yaml") from None
+        raise SourceError(
+            f"{path}: cannot read builder ({exc.__class__.__name__})", "fix builder.yaml"
+        ) from None
     if not isinstance(raw, dict):
         raise SourceError(f"{path}: expected a mapping", "see builders/python/builder.yaml")
     missing = [k for k in ("name", "description", "base_image", "default_python", "pythons") if k not in raw]
     if missing:
         raise SourceError(f"{path}: missing {', '.join(missing)}", "see builders/python/builder.yaml")
-    builder = Builder(str(raw["name"]), directory, str(raw["description"]).strip(), str(raw["base_image"]),
-                      str(raw["default_python"]), tuple(str(p) for p in raw["pythons"]),
-                      str(raw.get("dockerfile", "Dockerfile.j2")), str(raw.get("usage", "usage.md")))
+    builder = Builder(
+        str(raw["name"]),
+        directory,
+        str(raw["description"]).strip(),
+        str(raw["base_image"]),
+        str(raw["default_python"]),
+        tuple(str(p) for p in raw["pythons"]),
+        str(raw.get("dockerfile", "Dockerfile.j2")),
+        str(raw.get("usage", "usage.md")),
+    )
     for name in (builder.dockerfile, builder.usage):
         if not (directory / name).is_file():
             raise SourceError(f"{path}: {name} is missing beside it", "add the file")
@@ -69,13 +79,17 @@ def find_builder(name_or_path: str | None) -> Builder:
     as_path = Path(wanted).expanduser()
     if ("/" in wanted or wanted.startswith(".")) and as_path.is_dir():
         if not (as_path / BUILDER_FILE).is_file():
-            raise SourceError(f"--builder {wanted}: no {BUILDER_FILE} in that folder",
-                              "point at a folder like builders/python")
+            raise SourceError(
+                f"--builder {wanted}: no {BUILDER_FILE} in that folder",
+                "point at a folder like builders/python",
+            )
         return _load(as_path.resolve())
     known = builtin_builders()
     for builder in known:
         if builder.name == wanted:
             return builder
     names = ", ".join(b.name for b in known)
-    raise SourceError(f"--builder {wanted}: unknown builder (available: {names})",
-                      "run `modelpack builders` to list them, or pass a builder folder")
+    raise SourceError(
+        f"--builder {wanted}: unknown builder (available: {names})",
+        "run `modelpack builders` to list them, or pass a builder folder",
+    )

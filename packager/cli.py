@@ -1,5 +1,6 @@
 """The `modelpack` command: a thin typer adapter. Each command parses flags into one options
 object, calls one pipeline function and prints the result. `main()` catches ModelpackError once."""
+
 from __future__ import annotations
 
 import json
@@ -39,11 +40,22 @@ Exit codes:
 class _Group(TyperGroup):
     """Runs click non-standalone so that errors reach `main()`'s single handler."""
 
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: Any = None,
+        complete_var: Any = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         try:
-            rv = super().main(args=args, prog_name=prog_name or "modelpack", complete_var=complete_var,
-                              standalone_mode=False, **extra)
+            rv = super().main(
+                args=args,
+                prog_name=prog_name or "modelpack",
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
         except (typer.Abort, KeyboardInterrupt):
             typer.echo("error: aborted", err=True)
             sys.exit(130)
@@ -59,47 +71,89 @@ class _Group(TyperGroup):
             if os.environ.get(DEBUG_ENV) == "1":
                 traceback.print_exc()
             line = redact(str(exc).splitlines()[0] if str(exc) else "")
-            typer.echo(f"error: internal error: {type(exc).__name__}: {line} (this is a bug; please report it; "
-                       f"set {DEBUG_ENV}=1 for the traceback)", err=True)
+            typer.echo(
+                f"error: internal error: {type(exc).__name__}: {line} (this is a bug; please report it; "
+                f"set {DEBUG_ENV}=1 for the traceback)",
+                err=True,
+            )
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-app = typer.Typer(cls=_Group, name="modelpack", no_args_is_help=True, add_completion=False,
-                  rich_markup_mode=None, pretty_exceptions_enable=False, epilog=EXIT_CODES,
-                  help=f"modelpack {__version__}: build a Python model class into a model-microservice image "
-                       "(Seldon REST, KServe V1, Open Inference V2, gRPC).")
+app = typer.Typer(
+    cls=_Group,
+    name="modelpack",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    epilog=EXIT_CODES,
+    help=f"modelpack {__version__}: build a Python model class into a model-microservice image "
+    "(Seldon REST, KServe V1, Open Inference V2, gRPC).",
+)
 
 # -- shared options -------------------------------------------------------------------------------
-EnvOpt = typer.Option(None, "-e", "--env", metavar="KEY=VALUE",
-                      help="set a .s2i/environment key (repeatable; wins over the file)")
+EnvOpt = typer.Option(
+    None,
+    "-e",
+    "--env",
+    metavar="KEY=VALUE",
+    help="set a .s2i/environment key (repeatable; wins over the file)",
+)
 EnvFileOpt = typer.Option(None, "--env-file", help="a KEY=VALUE file applied after .s2i/environment")
 ContextDirOpt = typer.Option(None, "--context-dir", help="sub-folder of SRC (or of the git repo) to build")
 BuilderOpt = typer.Option(None, "--builder", help="builder name (see `modelpack builders`) or folder")
 PythonOpt = typer.Option(None, "--python", metavar="X.Y", help="Python version of the default base image")
-BaseImageOpt = typer.Option(None, "--base-image", help="base image (default: the builder's, e.g. python:3.11-slim)")
+BaseImageOpt = typer.Option(
+    None, "--base-image", help="base image (default: the builder's, e.g. python:3.11-slim)"
+)
 WheelsOpt = typer.Option(None, "--wheels", help="folder of local wheels, used before the index")
-CaCertOpt = typer.Option(None, "--ca-cert", help="CA bundle for pip during the build (stays in the deps stage)")
+CaCertOpt = typer.Option(
+    None, "--ca-cert", help="CA bundle for pip during the build (stays in the deps stage)"
+)
 LabelOpt = typer.Option(None, "--label", metavar="K=V", help="extra image label (repeatable)")
-HealthOpt = typer.Option(False, "--healthcheck", help="add a Docker HEALTHCHECK (also MODELPACK_HEALTHCHECK=1)")
+HealthOpt = typer.Option(
+    False, "--healthcheck", help="add a Docker HEALTHCHECK (also MODELPACK_HEALTHCHECK=1)"
+)
 
 
 def _pairs(raw: Optional[List[str]], flag: str) -> tuple[tuple[str, str], ...]:
     return tuple(parse_cli_pair(item, flag) for item in raw or [])
 
 
-def _options(src: str, tags: tuple[str, ...], env: Optional[List[str]], env_file: Optional[Path],
-             context_dir: Optional[str], builder: Optional[str], python: Optional[str],
-             base_image: Optional[str], wheels: Optional[Path], ca_cert: Optional[Path],
-             label: Optional[List[str]], healthcheck: bool, **rest: Any) -> Any:
+def _options(
+    src: str,
+    tags: tuple[str, ...],
+    env: Optional[List[str]],
+    env_file: Optional[Path],
+    context_dir: Optional[str],
+    builder: Optional[str],
+    python: Optional[str],
+    base_image: Optional[str],
+    wheels: Optional[Path],
+    ca_cert: Optional[Path],
+    label: Optional[List[str]],
+    healthcheck: bool,
+    **rest: Any,
+) -> Any:
+    from .source.fetch import is_git_url
     from .spec import BuildOptions
 
-    from .source.fetch import is_git_url
-
-    return BuildOptions(src=src if is_git_url(src) else Path(src), context_dir=context_dir, tags=tags, env=_pairs(env, "-e"),
-                        env_file=env_file, builder=builder, python=python, base_image=base_image,
-                        wheels=wheels, ca_cert=ca_cert, labels=_pairs(label, "--label"),
-                        healthcheck=healthcheck, **rest)
+    return BuildOptions(
+        src=src if is_git_url(src) else Path(src),
+        context_dir=context_dir,
+        tags=tags,
+        env=_pairs(env, "-e"),
+        env_file=env_file,
+        builder=builder,
+        python=python,
+        base_image=base_image,
+        wheels=wheels,
+        ca_cert=ca_cert,
+        labels=_pairs(label, "--label"),
+        healthcheck=healthcheck,
+        **rest,
+    )
 
 
 def _warn(text: str) -> None:
@@ -107,20 +161,29 @@ def _warn(text: str) -> None:
 
 
 @app.command(epilog=EXIT_CODES)
-def build(src: str = typer.Argument(..., help="model source folder, or git URL (URL#ref)"),
-          image: str = typer.Argument(..., help="image name, e.g. myorg/mymodel:1.0"),
-          tag: Optional[List[str]] = typer.Option(None, "-t", "--tag", help="extra tag (repeatable)"),
-          env: Optional[List[str]] = EnvOpt, env_file: Optional[Path] = EnvFileOpt,
-          context_dir: Optional[str] = ContextDirOpt, builder: Optional[str] = BuilderOpt,
-          python: Optional[str] = PythonOpt, base_image: Optional[str] = BaseImageOpt,
-          wheels: Optional[Path] = WheelsOpt, ca_cert: Optional[Path] = CaCertOpt,
-          label: Optional[List[str]] = LabelOpt, healthcheck: bool = HealthOpt,
-          no_cache: bool = typer.Option(False, "--no-cache", help="do not use the layer cache"),
-          pull: bool = typer.Option(False, "--pull", help="always pull a newer base image"),
-          platform: Optional[str] = typer.Option(None, "--platform", help="target platform, e.g. linux/amd64"),
-          progress: str = typer.Option("auto", "--progress", help="auto | plain | quiet"),
-          output: str = typer.Option("text", "--output", help="text | json (image id, tags, size, digest, duration)"),
-          push: bool = typer.Option(False, "--push", help="push every tag after the build")) -> None:
+def build(
+    src: str = typer.Argument(..., help="model source folder, or git URL (URL#ref)"),
+    image: str = typer.Argument(..., help="image name, e.g. myorg/mymodel:1.0"),
+    tag: Optional[List[str]] = typer.Option(None, "-t", "--tag", help="extra tag (repeatable)"),
+    env: Optional[List[str]] = EnvOpt,
+    env_file: Optional[Path] = EnvFileOpt,
+    context_dir: Optional[str] = ContextDirOpt,
+    builder: Optional[str] = BuilderOpt,
+    python: Optional[str] = PythonOpt,
+    base_image: Optional[str] = BaseImageOpt,
+    wheels: Optional[Path] = WheelsOpt,
+    ca_cert: Optional[Path] = CaCertOpt,
+    label: Optional[List[str]] = LabelOpt,
+    healthcheck: bool = HealthOpt,
+    no_cache: bool = typer.Option(False, "--no-cache", help="do not use the layer cache"),
+    pull: bool = typer.Option(False, "--pull", help="always pull a newer base image"),
+    platform: Optional[str] = typer.Option(None, "--platform", help="target platform, e.g. linux/amd64"),
+    progress: str = typer.Option("auto", "--progress", help="auto | plain | quiet"),
+    output: str = typer.Option(
+        "text", "--output", help="text | json (image id, tags, size, digest, duration)"
+    ),
+    push: bool = typer.Option(False, "--push", help="push every tag after the build"),
+) -> None:
     """Build SRC into the image IMAGE."""
     from .pipeline import execute, plan
 
@@ -128,9 +191,26 @@ def build(src: str = typer.Argument(..., help="model source folder, or git URL (
         raise UsageError(f'--progress "{progress}": expected auto, plain or quiet')
     if output not in ("text", "json"):
         raise UsageError(f'--output "{output}": expected text or json')
-    options = _options(src, (image, *(tag or [])), env, env_file, context_dir, builder, python, base_image,
-                       wheels, ca_cert, label, healthcheck, no_cache=no_cache, pull=pull, platform=platform,
-                       progress=progress, output=output, push=push)
+    options = _options(
+        src,
+        (image, *(tag or [])),
+        env,
+        env_file,
+        context_dir,
+        builder,
+        python,
+        base_image,
+        wheels,
+        ca_cert,
+        label,
+        healthcheck,
+        no_cache=no_cache,
+        pull=pull,
+        platform=platform,
+        progress=progress,
+        output=output,
+        push=push,
+    )
     the_plan = plan(options)
     if progress != "quiet":
         typer.echo(the_plan.summary(), err=True)
@@ -142,19 +222,27 @@ def build(src: str = typer.Argument(..., help="model source folder, or git URL (
 
 
 @app.command(epilog=EXIT_CODES)
-def dockerfile(src: str = typer.Argument(..., help="model source folder, or git URL"),
-               outdir: Path = typer.Argument(..., help="new or empty folder for the build context"),
-               env: Optional[List[str]] = EnvOpt, env_file: Optional[Path] = EnvFileOpt,
-               context_dir: Optional[str] = ContextDirOpt, builder: Optional[str] = BuilderOpt,
-               python: Optional[str] = PythonOpt, base_image: Optional[str] = BaseImageOpt,
-               wheels: Optional[Path] = WheelsOpt, ca_cert: Optional[Path] = CaCertOpt,
-               label: Optional[List[str]] = LabelOpt, healthcheck: bool = HealthOpt) -> None:
+def dockerfile(
+    src: str = typer.Argument(..., help="model source folder, or git URL"),
+    outdir: Path = typer.Argument(..., help="new or empty folder for the build context"),
+    env: Optional[List[str]] = EnvOpt,
+    env_file: Optional[Path] = EnvFileOpt,
+    context_dir: Optional[str] = ContextDirOpt,
+    builder: Optional[str] = BuilderOpt,
+    python: Optional[str] = PythonOpt,
+    base_image: Optional[str] = BaseImageOpt,
+    wheels: Optional[Path] = WheelsOpt,
+    ca_cert: Optional[Path] = CaCertOpt,
+    label: Optional[List[str]] = LabelOpt,
+    healthcheck: bool = HealthOpt,
+) -> None:
     """Render the build context (Dockerfile + files) into OUTDIR without building it."""
     from .render import render_context
     from .spec import load_spec
 
-    options = _options(src, (), env, env_file, context_dir, builder, python, base_image, wheels, ca_cert,
-                       label, healthcheck)
+    options = _options(
+        src, (), env, env_file, context_dir, builder, python, base_image, wheels, ca_cert, label, healthcheck
+    )
     spec = load_spec(options)
     for warning in spec.warnings:
         _warn(warning)
@@ -167,10 +255,12 @@ def dockerfile(src: str = typer.Argument(..., help="model source folder, or git 
 
 
 @app.command(epilog=EXIT_CODES)
-def push(image: str = typer.Argument(..., help="a local image tag"),
-         username: Optional[str] = typer.Option(None, "--username", help="registry user"),
-         password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin"),
-         output: str = typer.Option("text", "--output", help="text | json")) -> None:
+def push(
+    image: str = typer.Argument(..., help="a local image tag"),
+    username: Optional[str] = typer.Option(None, "--username", help="registry user"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin"),
+    output: str = typer.Option("text", "--output", help="text | json"),
+) -> None:
     """Push IMAGE to its registry (credentials: --username/--password-stdin or the Docker config)."""
     from .backend import engine
 
@@ -180,7 +270,9 @@ def push(image: str = typer.Argument(..., help="a local image tag"),
         if not password:
             raise UsageError("--password-stdin: nothing on standard input", "pipe the password in")
     result = engine.push(image, username=username, password=password)
-    typer.echo(json.dumps({"tag": result.tag, "digest": result.digest}) if output == "json" else result.digest)
+    typer.echo(
+        json.dumps({"tag": result.tag, "digest": result.digest}) if output == "json" else result.digest
+    )
 
 
 @app.command(epilog=EXIT_CODES)
@@ -196,21 +288,30 @@ def usage(builder: Optional[str] = typer.Argument(None, help="builder name (defa
 def builders() -> None:
     """List the built-in builders."""
     for b in builtin_builders():
-        typer.echo(f"{b.name}\t{b.base_image_for(b.default_python)}\tpythons {', '.join(b.pythons)}\t{b.description}")
+        typer.echo(
+            f"{b.name}\t{b.base_image_for(b.default_python)}\tpythons {', '.join(b.pythons)}\t{b.description}"
+        )
 
 
 @app.command(epilog=EXIT_CODES)
-def serve(src: str = typer.Argument(".", help="model source folder"),
-          env: Optional[List[str]] = EnvOpt, env_file: Optional[Path] = EnvFileOpt,
-          reload: bool = typer.Option(False, "--reload", help="restart when a .py file changes"),
-          http_port: Optional[int] = typer.Option(None, "--http-port", help="default 9000"),
-          grpc_port: Optional[int] = typer.Option(None, "--grpc-port", help="default 5000"),
-          metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="default 6000")) -> None:
+def serve(
+    src: str = typer.Argument(".", help="model source folder"),
+    env: Optional[List[str]] = EnvOpt,
+    env_file: Optional[Path] = EnvFileOpt,
+    reload: bool = typer.Option(False, "--reload", help="restart when a .py file changes"),
+    http_port: Optional[int] = typer.Option(None, "--http-port", help="default 9000"),
+    grpc_port: Optional[int] = typer.Option(None, "--grpc-port", help="default 5000"),
+    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="default 6000"),
+) -> None:
     """Serve SRC locally, with its .s2i/environment applied as the image would (no Docker)."""
     from .pipeline import serve_local
 
     flags: list[str] = []
-    for flag, value in (("--http-port", http_port), ("--grpc-port", grpc_port), ("--metrics-port", metrics_port)):
+    for flag, value in (
+        ("--http-port", http_port),
+        ("--grpc-port", grpc_port),
+        ("--metrics-port", metrics_port),
+    ):
         if value is not None:
             flags += [flag, str(value)]
     raise SystemExit(serve_local(Path(src), _pairs(env, "-e"), env_file, flags, reload, _warn))

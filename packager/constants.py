@@ -1,18 +1,19 @@
 """Every magic name the packager uses, in one place: source-folder file names, environment keys,
 ports, labels, limits, context layout and the runtime wheel's dependencies."""
+
 from __future__ import annotations
 
 # --- the source folder ---------------------------------------------------------------------------
 S2I_DIR = ".s2i"
 S2I_ENVIRONMENT = ".s2i/environment"
-IGNORE_FILES = (".dockerignore", ".s2iignore")   # both are read, in this order
+IGNORE_FILES = (".dockerignore", ".s2iignore")  # both are read, in this order
 REQUIREMENTS_TXT = "requirements.txt"
 SETUP_PY = "setup.py"
 SETUP_CFG = "setup.cfg"
 PYPROJECT_TOML = "pyproject.toml"
 ENVIRONMENT_YML = ("environment.yml", "environment.yaml")
-SOURCE_WHEELS_DIR = "wheels"                     # local wheels shipped inside the source
-BEFORE_RUN = "before-run"                        # executable hook run before the server starts
+SOURCE_WHEELS_DIR = "wheels"  # local wheels shipped inside the source
+BEFORE_RUN = "before-run"  # executable hook run before the server starts
 # Never part of a build context, whatever the ignore files say.
 ALWAYS_EXCLUDED = (".git", "__pycache__", ".venv", "*.pyc")
 
@@ -44,10 +45,10 @@ LABEL_PREFIX = "io.modelpack."
 OCI_PREFIX = "org.opencontainers.image."
 
 # --- the build context ----------------------------------------------------------------------------
-CTX_SRC = "src"                  # the filtered source, copied last
-CTX_DEPS = "deps"                # dependency manifests and the local files they reference
-CTX_WHEELS = "wheels"            # local wheels (find-links)
-CTX_MODELPACK = "modelpack"      # runtime wheel, entry script, CA bundle
+CTX_SRC = "src"  # the filtered source, copied last
+CTX_DEPS = "deps"  # dependency manifests and the local files they reference
+CTX_WHEELS = "wheels"  # local wheels (find-links)
+CTX_MODELPACK = "modelpack"  # runtime wheel, entry script, CA bundle
 CTX_CA_FILE = "modelpack/ca.crt"
 CTX_ENTRYPOINT = "modelpack/entrypoint.sh"
 PROJECT_REQUIREMENTS = "modelpack-project-requirements.txt"  # extracted project deps, in deps/

@@ -2,6 +2,7 @@
 (the spec, the Dockerfile text, the tags, the secret build-arg names). `execute()` renders the
 context into a temporary folder and hands it to the Docker backend (packager.backend.engine),
 which is imported only there so that planning never needs docker."""
+
 from __future__ import annotations
 
 import shutil
@@ -11,8 +12,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .render import Layout, plan_layout, render_context, render_dockerfile
-from .spec import BuildOptions, BuildSpec, load_spec
 from .source.tree import human
+from .spec import BuildOptions, BuildSpec, load_spec
 
 
 @dataclass(frozen=True)
@@ -20,14 +21,16 @@ class Plan:
     options: BuildOptions
     spec: BuildSpec
     layout: Layout
-    dockerfile: str                    # the Dockerfile text that will be built
+    dockerfile: str  # the Dockerfile text that will be built
     tags: tuple[str, ...]
     secret_arg_names: tuple[str, ...]  # values are never part of a plan's printable form
 
     def summary(self) -> str:
         s = self.spec
-        return (f"{s.source.display}: MODEL_NAME={s.model_name} ({s.model_file}), SERVICE_TYPE={s.service_type}, "
-                f"{len(s.files)} files, {human(s.source_bytes)}; builder {s.builder.name}, base {s.base_image}")
+        return (
+            f"{s.source.display}: MODEL_NAME={s.model_name} ({s.model_file}), SERVICE_TYPE={s.service_type}, "
+            f"{len(s.files)} files, {human(s.source_bytes)}; builder {s.builder.name}, base {s.base_image}"
+        )
 
 
 @dataclass(frozen=True)
@@ -36,12 +39,18 @@ class Outcome:
     tags: list[str]
     size: int
     duration_s: float
-    digest: str | None = None                       # of the first pushed tag
+    digest: str | None = None  # of the first pushed tag
     pushed: dict[str, str] = field(default_factory=dict)  # tag -> digest
 
     def as_json(self) -> dict[str, Any]:
-        return {"image_id": self.image_id, "tags": self.tags, "size": self.size, "digest": self.digest,
-                "duration": round(self.duration_s, 3), "pushed": self.pushed}
+        return {
+            "image_id": self.image_id,
+            "tags": self.tags,
+            "size": self.size,
+            "digest": self.digest,
+            "duration": round(self.duration_s, 3),
+            "pushed": self.pushed,
+        }
 
 
 def plan(options: BuildOptions) -> Plan:
@@ -63,8 +72,14 @@ def execute(plan: Plan, progress: Any = None) -> Outcome:
     try:
         ctx = render_context(plan.spec, workdir / "context", include_secrets=True)
         progress.line(f"build context: {ctx.file_count} files, {human(ctx.size_bytes)}")
-        result = engine.build(ctx, list(plan.tags), no_cache=plan.options.no_cache, pull=plan.options.pull,
-                              platform=plan.options.platform, progress=progress)
+        result = engine.build(
+            ctx,
+            list(plan.tags),
+            no_cache=plan.options.no_cache,
+            pull=plan.options.pull,
+            platform=plan.options.platform,
+            progress=progress,
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     pushed: dict[str, str] = {}
@@ -75,8 +90,14 @@ def execute(plan: Plan, progress: Any = None) -> Outcome:
     return Outcome(result.image_id, list(result.tags), result.size, result.duration_s, digest, pushed)
 
 
-def serve_local(src: Path, env_pairs: tuple[tuple[str, str], ...], env_file: Path | None,
-                flags: list[str], reload: bool, warn: Callable[[str], None]) -> int:
+def serve_local(
+    src: Path,
+    env_pairs: tuple[tuple[str, str], ...],
+    env_file: Path | None,
+    flags: list[str],
+    reload: bool,
+    warn: Callable[[str], None],
+) -> int:
     """`modelpack serve`: run the model microservice on SRC in this process, with the environment
     the image would have: .s2i/environment, then --env-file, then -e, over the current environment.
     Build-only keys (index URLs, tokens) are left out, as in the image."""
@@ -101,11 +122,19 @@ def serve_local(src: Path, env_pairs: tuple[tuple[str, str], ...], env_file: Pat
         merged[entry.key] = entry.value
     model_name = merged.get(MODEL_NAME)
     if not model_name:
-        raise SourceError("MODEL_NAME is not set", "add MODEL_NAME=Model to .s2i/environment or pass -e MODEL_NAME=Model")
+        raise SourceError(
+            "MODEL_NAME is not set", "add MODEL_NAME=Model to .s2i/environment or pass -e MODEL_NAME=Model"
+        )
     check_model_name(root, model_name)
     os.environ.update(merged)  # user code reads its env as it would in the image
-    argv = [model_name, "--service-type", merged.get(SERVICE_TYPE, DEFAULT_SERVICE_TYPE),
-            "--persistence", merged.get(PERSISTENCE, DEFAULT_PERSISTENCE), *flags]
+    argv = [
+        model_name,
+        "--service-type",
+        merged.get(SERVICE_TYPE, DEFAULT_SERVICE_TYPE),
+        "--persistence",
+        merged.get(PERSISTENCE, DEFAULT_PERSISTENCE),
+        *flags,
+    ]
     try:
         settings = runtime_cli.settings_from_args(argv, dict(os.environ), warn=warn)
     except runtime_cli.CliError as exc:

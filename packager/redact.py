@@ -1,5 +1,6 @@
 """Hide credentials before anything is printed or logged: passwords and tokens in URLs
 (`https://user:****@host`) and every value registered as secret."""
+
 from __future__ import annotations
 
 import re

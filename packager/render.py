@@ -2,6 +2,7 @@
 jinja2 template), the runtime wheel, the entry script, local wheels, the dependency manifests with
 the local files they reference, and the filtered source. Rendered inputs are files, never strings
 pasted into RUN lines."""
+
 from __future__ import annotations
 
 import os
@@ -18,16 +19,16 @@ from .runtime_wheel import build_runtime_wheel
 from .source.ignore import IgnoreRules
 from .spec import BuildSpec
 
-DEPS_WORKDIR = f"{c.VENV}/modelpack-deps"   # inside the venv, so `-e ./lib` installs keep working
+DEPS_WORKDIR = f"{c.VENV}/modelpack-deps"  # inside the venv, so `-e ./lib` installs keep working
 WHEELS_DIR = "/tmp/wheels"
 MODELPACK_TMP = "/tmp/modelpack"
 
 
 @dataclass(frozen=True)
 class RenderedContext:
-    directory: Path                    # complete build context, Dockerfile at its root
-    dockerfile: str                    # "Dockerfile"
-    build_args: dict[str, str]         # non-secret
+    directory: Path  # complete build context, Dockerfile at its root
+    dockerfile: str  # "Dockerfile"
+    build_args: dict[str, str]  # non-secret
     secret_build_args: dict[str, str]  # consumed ONLY in the deps stage; never printed, never in the image
     labels: dict[str, str]
     file_count: int
@@ -38,14 +39,14 @@ class RenderedContext:
 class Layout:
     """Where things are in the context and how the install steps use them (template input)."""
 
-    runtime_wheel: str                       # context path of the runtime wheel
-    ca_file: str | None                      # context path of the CA bundle
-    wheels: tuple[str, ...]                  # wheel file names in wheels/
-    requirement_args: tuple[str, ...]        # `-r FILE` arguments, relative to DEPS_WORKDIR
-    install_wheels: bool                     # no manifests: install every local wheel
-    project_from_source: bool                # project deps not literal: install `.` from a copy
-    secret_args: tuple[str, ...]             # ARG names
-    pip_env: tuple[tuple[str, str], ...]     # inline env of the pip RUN lines: (NAME, shell expr)
+    runtime_wheel: str  # context path of the runtime wheel
+    ca_file: str | None  # context path of the CA bundle
+    wheels: tuple[str, ...]  # wheel file names in wheels/
+    requirement_args: tuple[str, ...]  # `-r FILE` arguments, relative to DEPS_WORKDIR
+    install_wheels: bool  # no manifests: install every local wheel
+    project_from_source: bool  # project deps not literal: install `.` from a copy
+    secret_args: tuple[str, ...]  # ARG names
+    pip_env: tuple[tuple[str, str], ...]  # inline env of the pip RUN lines: (NAME, shell expr)
 
     @property
     def has_deps(self) -> bool:
@@ -78,11 +79,16 @@ def plan_layout(spec: BuildSpec) -> Layout:
             expr = '"' + " ".join(f"${n}" for n in [name, *alias_sources]) + '"'
         pip_env.append((target, expr))
     pip_env = sorted(set(pip_env), key=lambda kv: kv[0])
-    return Layout(f"{c.CTX_MODELPACK}/{_wheel_name()}", c.CTX_CA_FILE if spec.ca_cert else None,
-                  tuple(w.name for w in deps.wheels), tuple(reqs),
-                  bool(deps.wheels) and not reqs,
-                  deps.project is not None and deps.project.dependencies is None,
-                  tuple(sorted(names)), tuple(pip_env))
+    return Layout(
+        f"{c.CTX_MODELPACK}/{_wheel_name()}",
+        c.CTX_CA_FILE if spec.ca_cert else None,
+        tuple(w.name for w in deps.wheels),
+        tuple(reqs),
+        bool(deps.wheels) and not reqs,
+        deps.project is not None and deps.project.dependencies is None,
+        tuple(sorted(names)),
+        tuple(pip_env),
+    )
 
 
 def _wheel_name() -> str:
@@ -92,13 +98,24 @@ def _wheel_name() -> str:
 
 
 def render_dockerfile(spec: BuildSpec, layout: Layout) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(spec.builder.directory)),
-                             undefined=jinja2.StrictUndefined, autoescape=False,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(spec.builder.directory)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["dq"] = docker_quote
     template = env.get_template(spec.builder.dockerfile)
-    return template.render(spec=spec, layout=layout, c=c, deps_workdir=DEPS_WORKDIR,
-                           wheels_dir=WHEELS_DIR, modelpack_tmp=MODELPACK_TMP)
+    return template.render(
+        spec=spec,
+        layout=layout,
+        c=c,
+        deps_workdir=DEPS_WORKDIR,
+        wheels_dir=WHEELS_DIR,
+        modelpack_tmp=MODELPACK_TMP,
+    )
 
 
 def _group_like_user(mode: int) -> int:
@@ -186,6 +203,12 @@ def render_context(spec: BuildSpec, outdir: Path, *, include_secrets: bool) -> R
         if path.is_file():
             count += 1
             size += path.stat().st_size
-    return RenderedContext(outdir, "Dockerfile", {},
-                           dict(spec.secret_env) if include_secrets else {},
-                           dict(spec.labels), count, size)
+    return RenderedContext(
+        outdir,
+        "Dockerfile",
+        {},
+        dict(spec.secret_env) if include_secrets else {},
+        dict(spec.labels),
+        count,
+        size,
+    )

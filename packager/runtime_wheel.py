@@ -2,6 +2,7 @@
 package. The image installs the runtime from this wheel, never from an index, so the image always
 runs the CLI's own runtime; and because the same version gives the same bytes (fixed timestamps and
 modes, sorted entries), Docker's cache keeps the runtime layer across models and rebuilds."""
+
 from __future__ import annotations
 
 import base64
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from .constants import RUNTIME_DEPENDENCIES, RUNTIME_DIST, RUNTIME_ENTRY_POINTS, RUNTIME_PACKAGE
 
-_EPOCH = (1980, 1, 1, 0, 0, 0)   # the earliest time a zip entry can hold
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _SKIP_DIRS = {"__pycache__"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 
@@ -43,15 +44,22 @@ def package_files(package_dir: Path | None = None) -> list[tuple[str, bytes]]:
 
 
 def _metadata(version: str) -> bytes:
-    lines = ["Metadata-Version: 2.1", f"Name: {RUNTIME_DIST}", f"Version: {version}",
-             "Summary: modelpack's model microservice (Seldon REST, KServe V1, Open Inference V2, gRPC)",
-             "License: Apache-2.0", "Requires-Python: >=3.9"]
+    lines = [
+        "Metadata-Version: 2.1",
+        f"Name: {RUNTIME_DIST}",
+        f"Version: {version}",
+        "Summary: modelpack's model microservice (Seldon REST, KServe V1, Open Inference V2, gRPC)",
+        "License: Apache-2.0",
+        "Requires-Python: >=3.9",
+    ]
     lines += [f"Requires-Dist: {dep}" for dep in RUNTIME_DEPENDENCIES]
     return ("\n".join(lines) + "\n").encode()
 
 
 def _entry_points() -> bytes:
-    lines = ["[console_scripts]"] + [f"{name} = {target}" for name, target in sorted(RUNTIME_ENTRY_POINTS.items())]
+    lines = ["[console_scripts]"] + [
+        f"{name} = {target}" for name, target in sorted(RUNTIME_ENTRY_POINTS.items())
+    ]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -62,9 +70,14 @@ def _record_hash(data: bytes) -> str:
 def wheel_entries(version: str, files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     """All archive entries in order, RECORD last."""
     info = f"{RUNTIME_PACKAGE}-{version}.dist-info"
-    wheel = b"Wheel-Version: 1.0\nGenerator: modelpack.runtime_wheel\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    entries = list(files) + [(f"{info}/METADATA", _metadata(version)), (f"{info}/WHEEL", wheel),
-                             (f"{info}/entry_points.txt", _entry_points())]
+    wheel = (
+        b"Wheel-Version: 1.0\nGenerator: modelpack.runtime_wheel\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    entries = list(files) + [
+        (f"{info}/METADATA", _metadata(version)),
+        (f"{info}/WHEEL", wheel),
+        (f"{info}/entry_points.txt", _entry_points()),
+    ]
     record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in entries)
     record += f"{info}/RECORD,,\n"
     return entries + [(f"{info}/RECORD", record.encode())]
@@ -79,7 +92,7 @@ def build_runtime_wheel(outdir: Path, package_dir: Path | None = None, version: 
         for name, data in wheel_entries(version, package_files(package_dir)):
             info = zipfile.ZipInfo(name, date_time=_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3                       # unix, whatever the host
+            info.create_system = 3  # unix, whatever the host
             info.external_attr = (0o100644 & 0xFFFF) << 16  # regular file, rw-r--r--
             archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
     return target

@@ -1,6 +1,7 @@
 """From the CLI's options and the source folder to a frozen, validated BuildSpec, in stages:
 parse (.s2i/environment, --env-file, -e), validate (collecting every error), complete (defaults,
 builder, base image, labels). The renderer trusts a BuildSpec and checks nothing again."""
+
 from __future__ import annotations
 
 import re
@@ -9,8 +10,19 @@ from pathlib import Path
 
 from . import __version__
 from .builders import Builder, find_builder
-from .constants import (DEFAULT_PERSISTENCE, DEFAULT_SERVICE_TYPE, HEALTHCHECK_KEY, LABEL_PREFIX, MODEL_NAME,
-                        OCI_PREFIX, PERSISTENCE, RESERVED_KEYS, S2I_ENVIRONMENT, SERVICE_TYPE, SERVICE_TYPES)
+from .constants import (
+    DEFAULT_PERSISTENCE,
+    DEFAULT_SERVICE_TYPE,
+    HEALTHCHECK_KEY,
+    LABEL_PREFIX,
+    MODEL_NAME,
+    OCI_PREFIX,
+    PERSISTENCE,
+    RESERVED_KEYS,
+    S2I_ENVIRONMENT,
+    SERVICE_TYPE,
+    SERVICE_TYPES,
+)
 from .errors import ModelpackError, SourceError, UsageError
 from .redact import redact, register_secret
 from .source.deps import Dependencies, detect_dependencies
@@ -24,18 +36,20 @@ from .source.tree import SourceFile, check_size, source_digest, walk_source
 _TRUE = ("1", "true", "t", "yes", "y", "on")
 _FALSE = ("0", "false", "f", "no", "n", "off", "")
 # [registry[:port]/]path[:tag] (lower-case path components, as docker requires)
-_IMAGE_REF = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*"
-                        r"(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
+_IMAGE_REF = re.compile(
+    r"^(?:[a-zA-Z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$"
+)
 
 
 @dataclass(frozen=True)
 class BuildOptions:
     """Everything the CLI parsed for `build` / `dockerfile`. Construct with keywords."""
 
-    src: Path | str                                # a folder, or a git URL (keep URLs as str)
+    src: Path | str  # a folder, or a git URL (keep URLs as str)
     context_dir: str | None = None
     tags: tuple[str, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()          # -e KEY=VALUE, in order (wins over the files)
+    env: tuple[tuple[str, str], ...] = ()  # -e KEY=VALUE, in order (wins over the files)
     env_file: Path | None = None
     builder: str | None = None
     python: str | None = None
@@ -46,10 +60,10 @@ class BuildOptions:
     no_cache: bool = False
     pull: bool = False
     platform: str | None = None
-    progress: str = "auto"                         # auto | plain | quiet
-    output: str = "text"                           # text | json
+    progress: str = "auto"  # auto | plain | quiet
+    output: str = "text"  # text | json
     push: bool = False
-    healthcheck: bool = False                      # also MODELPACK_HEALTHCHECK=1
+    healthcheck: bool = False  # also MODELPACK_HEALTHCHECK=1
 
 
 @dataclass(frozen=True)
@@ -60,18 +74,18 @@ class BuildSpec:
     files: tuple[SourceFile, ...]
     source_digest: str
     model_name: str
-    model_file: str                                 # the module file MODEL_NAME resolves to
+    model_file: str  # the module file MODEL_NAME resolves to
     service_type: str
     persistence: str
-    runtime_env: tuple[tuple[str, str], ...]        # ENV of the image, MODEL_NAME first
-    secret_env: tuple[tuple[str, str], ...]         # build-only: dependency install step only
+    runtime_env: tuple[tuple[str, str], ...]  # ENV of the image, MODEL_NAME first
+    secret_env: tuple[tuple[str, str], ...]  # build-only: dependency install step only
     deps: Dependencies
     builder: Builder
     python: str
     base_image: str
     healthcheck: bool
     ca_cert: Path | None
-    labels: tuple[tuple[str, str], ...]             # OCI + io.modelpack.* + --label (last wins)
+    labels: tuple[tuple[str, str], ...]  # OCI + io.modelpack.* + --label (last wins)
     tags: tuple[str, ...]
     warnings: tuple[str, ...]
     version: str = __version__
@@ -117,8 +131,10 @@ def _complete_python(builder: Builder, options: BuildOptions, errors: list[str])
     if not re.fullmatch(r"\d+\.\d+", python):
         errors.append(f'--python "{python}": expected X.Y such as 3.11')
     elif options.base_image is None and python not in builder.pythons:
-        errors.append(f"--python {python}: builder {builder.name} supports {', '.join(builder.pythons)}; "
-                      "pick one or pass --base-image")
+        errors.append(
+            f"--python {python}: builder {builder.name} supports {', '.join(builder.pythons)}; "
+            "pick one or pass --base-image"
+        )
     return python, options.base_image or builder.base_image_for(python)
 
 
@@ -126,8 +142,10 @@ def load_spec(options: BuildOptions) -> BuildSpec:
     """Parse, validate (collecting every error into one SourceError) and complete a BuildSpec."""
     for tag in options.tags:
         if not _IMAGE_REF.match(tag):
-            raise UsageError(f'image name "{tag}": not a valid reference',
-                             "use [registry/]name[:tag] in lower case, e.g. myorg/mymodel:1.0")
+            raise UsageError(
+                f'image name "{tag}": not a valid reference',
+                "use [registry/]name[:tag] in lower case, e.g. myorg/mymodel:1.0",
+            )
     fetched = fetch_source(str(options.src), options.context_dir)
     root = fetched.root
     rules = IgnoreRules.from_source(root)
@@ -160,7 +178,9 @@ def load_spec(options: BuildOptions) -> BuildSpec:
     model_entry = env.get(MODEL_NAME)
     model_file = None
     if model_entry is None or not model_entry.value:
-        errors.append(f"MODEL_NAME is not set; add MODEL_NAME=Model to {S2I_ENVIRONMENT} or pass -e MODEL_NAME=Model")
+        errors.append(
+            f"MODEL_NAME is not set; add MODEL_NAME=Model to {S2I_ENVIRONMENT} or pass -e MODEL_NAME=Model"
+        )
     else:
         model_file = attempt(check_model_name, root, model_entry.value, present)
     service_type = env[SERVICE_TYPE].value if SERVICE_TYPE in env else DEFAULT_SERVICE_TYPE
@@ -172,8 +192,11 @@ def load_spec(options: BuildOptions) -> BuildSpec:
         errors.append(f'{env[PERSISTENCE].origin}: PERSISTENCE "{persistence}" must be 0 or 1')
     healthcheck = options.healthcheck
     if HEALTHCHECK_KEY in env:
-        healthcheck = healthcheck or bool(attempt(parse_bool, env[HEALTHCHECK_KEY].value,
-                                                  f"{env[HEALTHCHECK_KEY].origin}: {HEALTHCHECK_KEY}"))
+        healthcheck = healthcheck or bool(
+            attempt(
+                parse_bool, env[HEALTHCHECK_KEY].value, f"{env[HEALTHCHECK_KEY].origin}: {HEALTHCHECK_KEY}"
+            )
+        )
     runtime_env: list[tuple[str, str]] = []
     secret_env: list[tuple[str, str]] = []
     for key, entry in env.items():
@@ -184,8 +207,10 @@ def load_spec(options: BuildOptions) -> BuildSpec:
         elif is_build_only(key, entry.value):
             secret_env.append((key, entry.value))
             if entry.committed and is_sensitive(key, entry.value):
-                warnings.append(f"{entry.origin}: {key} holds a credential committed to the source; it is "
-                                f"used only while installing dependencies, but pass it with -e {key}=... instead")
+                warnings.append(
+                    f"{entry.origin}: {key} holds a credential committed to the source; it is "
+                    f"used only while installing dependencies, but pass it with -e {key}=... instead"
+                )
         elif key not in (MODEL_NAME, SERVICE_TYPE, PERSISTENCE):
             runtime_env.append((key, entry.value))
     deps = attempt(detect_dependencies, root, present, options.wheels)
@@ -195,8 +220,10 @@ def load_spec(options: BuildOptions) -> BuildSpec:
     if options.ca_cert is not None:
         ca_cert = options.ca_cert.expanduser().resolve()
         if not ca_cert.is_file():
-            errors.append(f"--ca-cert {options.ca_cert}: no such file; pass a PEM bundle such as "
-                          "/etc/ssl/certs/ca-certificates.crt")
+            errors.append(
+                f"--ca-cert {options.ca_cert}: no such file; pass a PEM bundle such as "
+                "/etc/ssl/certs/ca-certificates.crt"
+            )
     size_warning = attempt(check_size, files, sum(w.path.stat().st_size for w in deps.wheels) if deps else 0)
     if errors:
         count = f"{len(errors)} problems: " if len(errors) > 1 else ""
@@ -210,11 +237,38 @@ def load_spec(options: BuildOptions) -> BuildSpec:
         labels.append((f"{OCI_PREFIX}source", fetched.url))
     if fetched.revision:
         labels.append((f"{OCI_PREFIX}revision", fetched.revision))
-    labels += [(f"{LABEL_PREFIX}version", __version__), (f"{LABEL_PREFIX}builder", builder.name),
-               (f"{LABEL_PREFIX}model-name", model_name), (f"{LABEL_PREFIX}service-type", service_type),
-               (f"{LABEL_PREFIX}source-digest", digest)]
+    labels += [
+        (f"{LABEL_PREFIX}version", __version__),
+        (f"{LABEL_PREFIX}builder", builder.name),
+        (f"{LABEL_PREFIX}model-name", model_name),
+        (f"{LABEL_PREFIX}service-type", service_type),
+        (f"{LABEL_PREFIX}source-digest", digest),
+    ]
     labels += list(options.labels)
-    env_out = [(MODEL_NAME, model_name), (SERVICE_TYPE, service_type), (PERSISTENCE, persistence)] + runtime_env
-    return BuildSpec(fetched, files, digest, model_name, model_file, service_type, persistence, tuple(env_out),
-                     tuple(secret_env), deps, builder, python, base_image, healthcheck, ca_cert, tuple(labels),
-                     tuple(options.tags), tuple(redact(w) for w in warnings), __version__, options)
+    env_out = [
+        (MODEL_NAME, model_name),
+        (SERVICE_TYPE, service_type),
+        (PERSISTENCE, persistence),
+    ] + runtime_env
+    return BuildSpec(
+        fetched,
+        files,
+        digest,
+        model_name,
+        model_file,
+        service_type,
+        persistence,
+        tuple(env_out),
+        tuple(secret_env),
+        deps,
+        builder,
+        python,
+        base_image,
+        healthcheck,
+        ca_cert,
+        tuple(labels),
+        tuple(options.tags),
+        tuple(redact(w) for w in warnings),
+        __version__,
+        options,
+    )

@@ -2,6 +2,7 @@
 local wheels (find-links, before the index) -> requirements.txt -> the project (setup.py /
 pyproject.toml). Unlike Seldon's builder, which installs only the first one found, all present
 sources are installed. `kind` leaves room for conda (environment.yml) in a later release."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,8 +16,8 @@ from .requirements import scan_requirements
 
 @dataclass(frozen=True)
 class Wheel:
-    name: str        # file name, unique in the context's wheels/ folder
-    path: Path       # absolute path on the build host
+    name: str  # file name, unique in the context's wheels/ folder
+    path: Path  # absolute path on the build host
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,9 @@ class Dependencies:
     an environment file and render its own install step."""
 
     kind: str
-    requirements: str | None                     # top-level requirements file (relative path)
-    local_paths: tuple[str, ...]                 # files/dirs the requirement files need (incl. nested)
-    self_references: tuple[tuple[str, int], ...] # `-e .` lines, commented out in the context copy
+    requirements: str | None  # top-level requirements file (relative path)
+    local_paths: tuple[str, ...]  # files/dirs the requirement files need (incl. nested)
+    self_references: tuple[tuple[str, int], ...]  # `-e .` lines, commented out in the context copy
     project: Project | None
     wheels: tuple[Wheel, ...]
     warnings: tuple[str, ...]
@@ -40,7 +41,9 @@ class Dependencies:
 def _wheels_in(folder: Path, label: str, strict: bool = True) -> list[Wheel]:
     if not folder.is_dir():
         raise SourceError(f"{label} {folder}: not a directory", "pass a folder holding .whl files")
-    wheels = [Wheel(p.name, p.resolve()) for p in sorted(folder.iterdir()) if p.suffix == ".whl" and p.is_file()]
+    wheels = [
+        Wheel(p.name, p.resolve()) for p in sorted(folder.iterdir()) if p.suffix == ".whl" and p.is_file()
+    ]
     if not wheels and strict:
         raise SourceError(f"{label} {folder}: no .whl files in it", "put the wheels there or drop the option")
     return wheels
@@ -50,9 +53,11 @@ def detect_dependencies(root: Path, present: set[str], wheels_dir: Path | None) 
     """`present` holds the relative paths included in the context (after the ignore rules)."""
     for name in ENVIRONMENT_YML:
         if name in present:
-            raise SourceError(f"{name}: conda environments are coming in a later release",
-                              f"list the packages in {REQUIREMENTS_TXT} instead, or add {name} to "
-                              ".s2iignore if the folder also has pip manifests")
+            raise SourceError(
+                f"{name}: conda environments are coming in a later release",
+                f"list the packages in {REQUIREMENTS_TXT} instead, or add {name} to "
+                ".s2iignore if the folder also has pip manifests",
+            )
     warnings: list[str] = []
     local: list[str] = []
     self_refs: list[tuple[str, int]] = []
@@ -65,12 +70,16 @@ def detect_dependencies(root: Path, present: set[str], wheels_dir: Path | None) 
     project = detect_project(root, present)
     if self_refs and project is None:
         where = f"{self_refs[0][0]} line {self_refs[0][1]}"
-        raise SourceError(f"{where}: installs the source folder itself, but it has no setup.py or "
-                          "pyproject.toml [project]", "remove the line or add a project manifest")
+        raise SourceError(
+            f"{where}: installs the source folder itself, but it has no setup.py or pyproject.toml [project]",
+            "remove the line or add a project manifest",
+        )
     if project is not None and project.dependencies is None:
-        warnings.append(f"{project.manifest}: dependencies are computed, not literal; they are installed "
-                        "from a copy of the whole source, so every source edit reinstalls them (list them "
-                        "in pyproject.toml [project].dependencies to cache them)")
+        warnings.append(
+            f"{project.manifest}: dependencies are computed, not literal; they are installed "
+            "from a copy of the whole source, so every source edit reinstalls them (list them "
+            "in pyproject.toml [project].dependencies to cache them)"
+        )
     wheels: dict[str, Wheel] = {}
     if SOURCE_WHEELS_DIR in {p.split("/", 1)[0] for p in present if "/" in p}:
         for w in _wheels_in(root / SOURCE_WHEELS_DIR, "source folder", strict=False):
@@ -78,5 +87,12 @@ def detect_dependencies(root: Path, present: set[str], wheels_dir: Path | None) 
     if wheels_dir is not None:
         for w in _wheels_in(wheels_dir, "--wheels"):
             wheels[w.name] = w  # --wheels wins over a same-named wheel in the source
-    return Dependencies("pip", requirements, tuple(local), tuple(self_refs), project,
-                        tuple(sorted(wheels.values(), key=lambda w: w.name)), tuple(warnings))
+    return Dependencies(
+        "pip",
+        requirements,
+        tuple(local),
+        tuple(self_refs),
+        project,
+        tuple(sorted(wheels.values(), key=lambda w: w.name)),
+        tuple(warnings),
+    )

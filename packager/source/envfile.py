@@ -1,5 +1,6 @@
 """Parse `.s2i/environment`-style files: KEY=VALUE lines, `#` comments, blank lines, single or
 double quotes, `export KEY=VALUE` tolerated. Errors name the file and line and quote the line."""
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,7 @@ class EnvEntry:
 
     key: str
     value: str
-    origin: str      # ".s2i/environment line 3", "--env-file env.txt line 1", "-e"
+    origin: str  # ".s2i/environment line 3", "--env-file env.txt line 1", "-e"
     committed: bool  # True when read from a file inside the source folder
 
 
@@ -32,18 +33,21 @@ def _unquote(raw: str, where: str, line: str) -> str:
         # Unquoted: an inline comment starts at ` #`, as in a shell.
         value = re.split(r"\s+#", raw, maxsplit=1)[0].rstrip()
         if any(ch in value for ch in "\"'"):
-            raise SourceError(f"{where}: unbalanced quote in {line.strip()!r}",
-                              "quote the whole value: KEY=\"value\"")
+            raise SourceError(
+                f"{where}: unbalanced quote in {line.strip()!r}", 'quote the whole value: KEY="value"'
+            )
         return value
     out: list[str] = []
     i = 1
     while i < len(raw):
         ch = raw[i]
         if ch == quote:
-            rest = raw[i + 1:].strip()
+            rest = raw[i + 1 :].strip()
             if rest and not rest.startswith("#"):
-                raise SourceError(f"{where}: unexpected text after the closing quote in {line.strip()!r}",
-                                  "put the whole value inside the quotes")
+                raise SourceError(
+                    f"{where}: unexpected text after the closing quote in {line.strip()!r}",
+                    "put the whole value inside the quotes",
+                )
             return "".join(out)
         if quote == '"' and ch == "\\" and i + 1 < len(raw) and raw[i + 1] in _DOUBLE_ESCAPES:
             out.append(_DOUBLE_ESCAPES[raw[i + 1]])
@@ -51,8 +55,10 @@ def _unquote(raw: str, where: str, line: str) -> str:
             continue
         out.append(ch)
         i += 1
-    raise SourceError(f"{where}: missing closing {quote} in {line.strip()!r}",
-                      "values spanning several lines are not supported; close the quote on the same line")
+    raise SourceError(
+        f"{where}: missing closing {quote} in {line.strip()!r}",
+        "values spanning several lines are not supported; close the quote on the same line",
+    )
 
 
 def parse_line(line: str, where: str) -> tuple[str, str] | None:
@@ -61,15 +67,18 @@ def parse_line(line: str, where: str) -> tuple[str, str] | None:
     if not stripped or stripped.startswith("#"):
         return None
     if stripped.startswith("export ") or stripped.startswith("export\t"):
-        stripped = stripped[len("export"):].strip()
+        stripped = stripped[len("export") :].strip()
     if "=" not in stripped:
-        raise SourceError(f'{where}: expected KEY=VALUE, got "{redact(stripped)}"',
-                          "write one KEY=VALUE per line")
+        raise SourceError(
+            f'{where}: expected KEY=VALUE, got "{redact(stripped)}"', "write one KEY=VALUE per line"
+        )
     key, _, raw_value = stripped.partition("=")
     key = key.strip()
     if not KEY_RE.match(key):
-        raise SourceError(f'{where}: invalid key "{redact(key)}" in "{redact(stripped)}"',
-                          "keys are letters, digits and underscores, not starting with a digit")
+        raise SourceError(
+            f'{where}: invalid key "{redact(key)}" in "{redact(stripped)}"',
+            "keys are letters, digits and underscores, not starting with a digit",
+        )
     return key, _unquote(raw_value, where, redact(line))
 
 
@@ -88,8 +97,9 @@ def read_env_file(path: Path, label: str, *, committed: bool) -> list[EnvEntry]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise SourceError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})",
-                          "save the file as UTF-8") from None
+        raise SourceError(
+            f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})", "save the file as UTF-8"
+        ) from None
     except OSError as exc:
         raise SourceError(f"{label}: cannot read ({exc.strerror})", "check the path") from None
     return parse_env_text(text, label, committed=committed)

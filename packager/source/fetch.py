@@ -1,6 +1,7 @@
 """Turn the SRC argument into a local folder. A local folder is used as it is (uncommitted files
 included); a git URL (https://, ssh://, git@host:, git://, file://) is cloned with `git` into a
 temporary folder that is removed when the process exits. `URL#ref` checks out a branch or tag."""
+
 from __future__ import annotations
 
 import atexit
@@ -19,10 +20,10 @@ _GIT_URL = re.compile(r"^(https?://|ssh://|git://|file://|git@[^:]+:)")
 
 @dataclass(frozen=True)
 class FetchedSource:
-    root: Path               # the folder to read (after --context-dir)
-    display: str             # SRC as given, credentials masked (messages)
-    url: str | None          # the git URL without credentials (org.opencontainers.image.source)
-    revision: str | None     # git commit when cloned or when SRC is a git work tree
+    root: Path  # the folder to read (after --context-dir)
+    display: str  # SRC as given, credentials masked (messages)
+    url: str | None  # the git URL without credentials (org.opencontainers.image.source)
+    revision: str | None  # git commit when cloned or when SRC is a git work tree
 
 
 def is_git_url(src: str) -> bool:
@@ -33,13 +34,15 @@ def _git(args: list[str], cwd: Path | None = None) -> str:
     try:
         done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
     except FileNotFoundError:
-        raise SourceError("git is not installed, but SRC is a git URL",
-                          "install git or pass a local folder") from None
+        raise SourceError(
+            "git is not installed, but SRC is a git URL", "install git or pass a local folder"
+        ) from None
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or ["no output"]
         detail = redact(next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[-1]))
-        raise SourceError(f"git {args[0]} failed: {detail}",
-                          "check the URL, the ref and your git credentials")
+        raise SourceError(
+            f"git {args[0]} failed: {detail}", "check the URL, the ref and your git credentials"
+        )
     return done.stdout.strip()
 
 
@@ -57,11 +60,14 @@ def _sub(root: Path, context_dir: str | None, display: str) -> Path:
     try:
         target.relative_to(root.resolve())
     except ValueError:
-        raise SourceError(f"--context-dir {context_dir}: leaves the source {display}",
-                          "use a path inside the repository") from None
+        raise SourceError(
+            f"--context-dir {context_dir}: leaves the source {display}", "use a path inside the repository"
+        ) from None
     if not target.is_dir():
-        raise SourceError(f"--context-dir {context_dir}: no such folder in {display}",
-                          "check the path relative to the repository root")
+        raise SourceError(
+            f"--context-dir {context_dir}: no such folder in {display}",
+            "check the path relative to the repository root",
+        )
     return target
 
 

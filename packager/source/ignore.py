@@ -4,6 +4,7 @@ A pattern with no slash (other than a trailing one) matches a name at any depth;
 slash is anchored at the source root. A trailing `/` matches directories only. A pattern that matches
 a directory matches everything under it. The last matching pattern wins, so `!keep.bin` after `*.bin`
 brings one file back (as docker does, even inside an excluded directory)."""
+
 from __future__ import annotations
 
 import re
@@ -43,7 +44,7 @@ def _glob_to_regex(glob: str, anchored: bool) -> str:
             if end == -1:
                 out.append(re.escape(ch))
             else:
-                body = glob[i + 1:end].replace("\\", "\\\\")
+                body = glob[i + 1 : end].replace("\\", "\\\\")
                 if body.startswith("!"):
                     body = "^" + body[1:]
                 out.append(f"[{body}]")
@@ -113,4 +114,4 @@ class IgnoreRules:
     def may_reinclude_under(self, rel_dir: str) -> bool:
         """Whether a negation could bring back something inside an excluded directory: only then
         must the walk descend into it."""
-        return any(r.negated for r in self.rules[len(ALWAYS_EXCLUDED):])
+        return any(r.negated for r in self.rules[len(ALWAYS_EXCLUDED) :])

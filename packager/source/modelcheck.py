@@ -1,5 +1,6 @@
 """Check, without importing anything, that MODEL_NAME names a file and a class in the source:
 `Model` -> Model.py with `class Model`; `pkg.mod.Cls` -> pkg/mod.py (or pkg/mod/__init__.py) with Cls."""
+
 from __future__ import annotations
 
 import ast
@@ -45,8 +46,10 @@ def check_model_name(root: Path, model_name: str, included: set[str] | None = No
     """Return the module file's path relative to `root`; raise SourceError naming what is missing.
     `included` is the set of relative paths that survive the ignore rules."""
     if not _DOTTED.match(model_name):
-        raise SourceError(f"MODEL_NAME={model_name}: not a Python name",
-                          "use a class name (Model) or module.Class (pkg.mod.Model)")
+        raise SourceError(
+            f"MODEL_NAME={model_name}: not a Python name",
+            "use a class name (Model) or module.Class (pkg.mod.Model)",
+        )
     if "." in model_name:
         module, cls = model_name.rsplit(".", 1)
     else:
@@ -55,20 +58,27 @@ def check_model_name(root: Path, model_name: str, included: set[str] | None = No
     if path is None:
         expected = module.replace(".", "/") + ".py"
         found = ", ".join(_top_level_python(root)) or "no .py files"
-        raise SourceError(f"MODEL_NAME={model_name}: no {expected} in {root} (found: {found})",
-                          f"rename the file or set MODEL_NAME in .s2i/environment to match it")
+        raise SourceError(
+            f"MODEL_NAME={model_name}: no {expected} in {root} (found: {found})",
+            "rename the file or set MODEL_NAME in .s2i/environment to match it",
+        )
     rel = path.relative_to(root).as_posix()
     if included is not None and rel not in included:
-        raise SourceError(f"MODEL_NAME={model_name}: {rel} is excluded by .dockerignore/.s2iignore",
-                          f"add !{rel} to the ignore file")
+        raise SourceError(
+            f"MODEL_NAME={model_name}: {rel} is excluded by .dockerignore/.s2iignore",
+            f"add !{rel} to the ignore file",
+        )
     try:
         tree = ast.parse(path.read_bytes(), filename=rel)
     except SyntaxError as exc:
-        raise SourceError(f"{rel} line {exc.lineno}: syntax error: {exc.msg}",
-                          "fix the file; it must import in the image") from None
+        raise SourceError(
+            f"{rel} line {exc.lineno}: syntax error: {exc.msg}", "fix the file; it must import in the image"
+        ) from None
     names, classes = _bound_names(tree)
     if cls not in names:
         listed = ", ".join(classes) or "none"
-        raise SourceError(f"{rel} has no class {cls} (classes: {listed})",
-                          f"define class {cls} in {rel} or set MODEL_NAME to one of its classes")
+        raise SourceError(
+            f"{rel} has no class {cls} (classes: {listed})",
+            f"define class {cls} in {rel} or set MODEL_NAME to one of its classes",
+        )
     return rel

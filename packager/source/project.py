@@ -2,6 +2,7 @@
 pyproject.toml [project].dependencies (tomllib), setup.py's literal `install_requires` (ast) and
 setup.cfg [options] install_requires. Knowing them on the host lets the dependency layer be built
 from the manifests alone, so editing Model.py never reinstalls them."""
+
 from __future__ import annotations
 
 import ast
@@ -27,10 +28,10 @@ LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
 class Project:
     """An installable project in the source folder (setup.py and/or pyproject.toml)."""
 
-    manifest: str                        # "pyproject.toml" or "setup.py": what defines it
-    manifests: tuple[str, ...]           # the manifest files present (copied for the record)
-    dependencies: tuple[str, ...] | None # None: not statically known (dynamic / computed)
-    build_requires: tuple[str, ...]      # installed into the venv so the final install needs no index
+    manifest: str  # "pyproject.toml" or "setup.py": what defines it
+    manifests: tuple[str, ...]  # the manifest files present (copied for the record)
+    dependencies: tuple[str, ...] | None  # None: not statically known (dynamic / computed)
+    build_requires: tuple[str, ...]  # installed into the venv so the final install needs no index
 
 
 def _load_pyproject(path: Path) -> dict:
@@ -61,8 +62,13 @@ def setup_py_requires(path: Path) -> list[str] | None:
         tree = ast.parse(path.read_bytes(), filename=SETUP_PY)
     except SyntaxError as exc:
         raise SourceError(f"{SETUP_PY} line {exc.lineno}: syntax error: {exc.msg}", "fix the file") from None
-    assigned = {t.id: n.value for n in tree.body if isinstance(n, ast.Assign)
-                for t in n.targets if isinstance(t, ast.Name)}
+    assigned = {
+        t.id: n.value
+        for n in tree.body
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
@@ -98,8 +104,9 @@ def detect_project(root: Path, present: set[str]) -> Project | None:
     manifests = tuple(m for m in (PYPROJECT_TOML, SETUP_PY, SETUP_CFG) if m in present)
     build_requires = tuple(build.get("requires", LEGACY_BUILD_REQUIRES)) if build else LEGACY_BUILD_REQUIRES
     backend = str(build.get("build-backend", "setuptools.build_meta"))
-    if backend.startswith("setuptools") and not any(r.split("<")[0].split(">")[0].split("=")[0].strip() == "wheel"
-                                                   for r in build_requires):
+    if backend.startswith("setuptools") and not any(
+        r.split("<")[0].split(">")[0].split("=")[0].strip() == "wheel" for r in build_requires
+    ):
         # setuptools < 70.1 asks for `wheel` through get_requires_for_build_wheel; pip adds it
         # under build isolation, but the final install runs without isolation, so add it here.
         build_requires += ("wheel",)

@@ -1,6 +1,7 @@
 """Read pip requirements files the way pip will, to find what they need from the source folder:
 nested `-r`/`-c` files, `-e ./pkg`, `./libs/foo`, `file:` paths and local `--find-links` folders.
 Every requirement line is checked now, so a typo fails before any Docker call."""
+
 from __future__ import annotations
 
 import re
@@ -14,10 +15,25 @@ from packaging.requirements import InvalidRequirement, Requirement
 from ..errors import SourceError
 from ..redact import redact
 
-_NESTED = {"-r": "requirement", "--requirement": "requirement", "-c": "constraint", "--constraint": "constraint"}
+_NESTED = {
+    "-r": "requirement",
+    "--requirement": "requirement",
+    "-c": "constraint",
+    "--constraint": "constraint",
+}
 _PATH_OPTIONS = {"-e", "--editable", "-f", "--find-links"}
-_VALUE_OPTIONS = {"-i", "--index-url", "--extra-index-url", "--trusted-host", "--no-binary", "--only-binary",
-                  "--use-feature", "--config-settings", "--global-option", "--hash"}
+_VALUE_OPTIONS = {
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "--trusted-host",
+    "--no-binary",
+    "--only-binary",
+    "--use-feature",
+    "--config-settings",
+    "--global-option",
+    "--hash",
+}
 _FLAG_OPTIONS = {"--pre", "--prefer-binary", "--require-hashes", "--no-index"}
 _URL_SCHEMES = re.compile(r"(git|hg|svn|bzr)\+|https?://|ftp://", re.I)
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
@@ -85,15 +101,20 @@ class _Scanner:
         self.scan = RequirementsScan()
         self.seen: set[str] = set()
 
-    def add_local(self, raw: str, base: Path, where: str, line: str,
-                  where_line: tuple[str, int] | None = None) -> Path:
+    def add_local(
+        self, raw: str, base: Path, where: str, line: str, where_line: tuple[str, int] | None = None
+    ) -> Path:
         path = Path(raw) if Path(raw).is_absolute() else base / raw
         if not _inside(self.root, path):
-            raise SourceError(f'{where}: "{line}" points outside the source folder ({raw})',
-                              "move the file into the source folder and use a relative path")
+            raise SourceError(
+                f'{where}: "{line}" points outside the source folder ({raw})',
+                "move the file into the source folder and use a relative path",
+            )
         if not path.exists():
-            raise SourceError(f'{where}: "{line}" references {raw}, which does not exist in the source',
-                              "fix the path (relative paths are relative to the source root)")
+            raise SourceError(
+                f'{where}: "{line}" references {raw}, which does not exist in the source',
+                "fix the path (relative paths are relative to the source root)",
+            )
         rel = path.resolve().relative_to(self.root.resolve()).as_posix()
         if rel == "." and where_line is not None:
             self.scan.self_references.append(where_line)
@@ -137,11 +158,15 @@ class _Scanner:
                 self.target(value, where, shown, (rel, number))
             elif opt in _VALUE_OPTIONS or opt in _FLAG_OPTIONS:
                 if _committed_credential(value):
-                    self.scan.warnings.append(f"{where}: an index URL with credentials is committed to the "
-                                              "source; pass it with -e EXTRA_INDEX_URL=... instead")
+                    self.scan.warnings.append(
+                        f"{where}: an index URL with credentials is committed to the "
+                        "source; pass it with -e EXTRA_INDEX_URL=... instead"
+                    )
             else:
-                raise SourceError(f'{where}: unknown pip option "{shown}"',
-                                  "remove it or use an option pip accepts in requirements files")
+                raise SourceError(
+                    f'{where}: unknown pip option "{shown}"',
+                    "remove it or use an option pip accepts in requirements files",
+                )
             return
         # Per-requirement options (`--hash=...`) follow the requirement.
         requirement = re.split(r"\s+--?[a-z]", line, maxsplit=1)[0].strip()
@@ -150,8 +175,10 @@ class _Scanner:
     def target(self, text: str, where: str, shown: str, loc: tuple[str, int]) -> None:
         """A requirement, URL or local path."""
         if _committed_credential(text):
-            self.scan.warnings.append(f"{where}: a URL with credentials is committed to the source; use "
-                                      "${TOKEN}-style variables passed with -e instead")
+            self.scan.warnings.append(
+                f"{where}: a URL with credentials is committed to the source; use "
+                "${TOKEN}-style variables passed with -e instead"
+            )
         text = _ENV_VAR.sub("X", text)  # pip expands ${VAR} at install time
         if text.lower().startswith("file:"):
             parsed = urlparse(text)
@@ -172,8 +199,10 @@ class _Scanner:
         try:
             req = Requirement(text)
         except InvalidRequirement as exc:
-            raise SourceError(f'{where}: cannot parse requirement "{shown}" ({_first_line(exc)})',
-                              "use a pip requirement such as name==1.0, a URL or a ./local/path") from None
+            raise SourceError(
+                f'{where}: cannot parse requirement "{shown}" ({_first_line(exc)})',
+                "use a pip requirement such as name==1.0, a URL or a ./local/path",
+            ) from None
         if req.url and req.url.lower().startswith("file:"):
             self.target(req.url, where, shown, loc)
 
@@ -191,5 +220,7 @@ def check_requirement_strings(reqs: list[str], where: str) -> None:
         try:
             Requirement(text)
         except InvalidRequirement as exc:
-            raise SourceError(f'{where}: cannot parse dependency "{redact(text)}" ({_first_line(exc)})',
-                              "use a PEP 508 requirement such as name>=1.0") from None
+            raise SourceError(
+                f'{where}: cannot parse dependency "{redact(text)}" ({_first_line(exc)})',
+                "use a PEP 508 requirement such as name>=1.0",
+            ) from None

@@ -1,5 +1,6 @@
 """Which environment keys are build-only secrets. They reach the dependency-install step as build
 arguments and never become an ENV of the image."""
+
 from __future__ import annotations
 
 from ..constants import BUILD_ONLY_KEYS, SECRET_NAME_PARTS

@@ -1,4 +1,5 @@
 """List the files of a source folder that go into the context, with their sizes and a digest."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,9 +14,9 @@ from .ignore import IgnoreRules
 
 @dataclass(frozen=True)
 class SourceFile:
-    rel: str          # POSIX path relative to the source root
+    rel: str  # POSIX path relative to the source root
     size: int
-    mode: int         # permission bits (keeps `before-run` executable)
+    mode: int  # permission bits (keeps `before-run` executable)
 
 
 def walk_source(root: Path, rules: IgnoreRules) -> tuple[SourceFile, ...]:
@@ -70,17 +71,25 @@ def human(size: int) -> str:
     return f"{size} B"
 
 
-def check_size(files: tuple[SourceFile, ...], extra_bytes: int = 0,
-               limit: int = CONTEXT_MAX_BYTES, warn_at: int = CONTEXT_WARN_BYTES) -> str | None:
+def check_size(
+    files: tuple[SourceFile, ...],
+    extra_bytes: int = 0,
+    limit: int = CONTEXT_MAX_BYTES,
+    warn_at: int = CONTEXT_WARN_BYTES,
+) -> str | None:
     """Refuse a context above `limit` (listing the biggest files); return a warning above `warn_at`."""
     total = sum(f.size for f in files) + extra_bytes
     biggest = sorted(files, key=lambda f: f.size, reverse=True)[:5]
     listed = ", ".join(f"{f.rel} ({human(f.size)})" for f in biggest)
     if total > limit:
-        raise SourceError(f"build context is {human(total)}, above the {human(limit)} limit; biggest: {listed}",
-                          "list large files (data, checkpoints) in .dockerignore and load them at run "
-                          "time (model_uri) instead")
+        raise SourceError(
+            f"build context is {human(total)}, above the {human(limit)} limit; biggest: {listed}",
+            "list large files (data, checkpoints) in .dockerignore and load them at run "
+            "time (model_uri) instead",
+        )
     if total > warn_at:
-        return (f"build context is {human(total)} (biggest: {listed}); consider excluding large files "
-                "with .dockerignore")
+        return (
+            f"build context is {human(total)} (biggest: {listed}); consider excluding large files "
+            "with .dockerignore"
+        )
     return None

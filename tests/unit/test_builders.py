@@ -1,4 +1,5 @@
 """Builder lookup and the builder's own files."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -50,8 +51,15 @@ def test_usage_text_is_correct_about_ports() -> None:
     text = find_builder("python").usage_text()
     assert "9000 REST" in text and "5000 gRPC" in text and "6000 Prometheus" in text
     assert "localhost:5000/predict" not in text  # Seldon's usage text has this wrong
-    for key in ("MODEL_NAME", "SERVICE_TYPE", "PERSISTENCE", "EXTRA_INDEX_URL", "PIP_TRUSTED_HOST",
-                "PAYLOAD_PASSTHROUGH", "MODELPACK_HEALTHCHECK"):
+    for key in (
+        "MODEL_NAME",
+        "SERVICE_TYPE",
+        "PERSISTENCE",
+        "EXTRA_INDEX_URL",
+        "PIP_TRUSTED_HOST",
+        "PAYLOAD_PASSTHROUGH",
+        "MODELPACK_HEALTHCHECK",
+    ):
         assert key in text
     for route in ("/predict", "/v1/models/Model:predict", "/v2/models/Model/infer"):
         assert route in text

@@ -1,8 +1,8 @@
 """The CLI through typer's CliRunner: output, `error: ...` lines and exit codes; `serve` for real."""
+
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import socket
 import subprocess
@@ -42,12 +42,36 @@ def assert_error(result, code: int, starts: str) -> None:
 def test_help_lists_commands_and_exit_codes() -> None:
     result = run("--help")
     assert result.exit_code == 0
-    for word in ("build", "push", "usage", "builders", "dockerfile", "serve", "Exit codes:", "3  invalid source"):
+    for word in (
+        "build",
+        "push",
+        "usage",
+        "builders",
+        "dockerfile",
+        "serve",
+        "Exit codes:",
+        "3  invalid source",
+    ):
         assert word in result.stdout
     build_help = run("build", "--help").stdout
-    for flag in ("-e", "--env-file", "--builder", "--python", "--base-image", "--wheels", "--ca-cert", "--label",
-                 "--no-cache", "--pull", "--platform", "--progress", "--output", "--push", "--context-dir",
-                 "Exit codes:"):
+    for flag in (
+        "-e",
+        "--env-file",
+        "--builder",
+        "--python",
+        "--base-image",
+        "--wheels",
+        "--ca-cert",
+        "--label",
+        "--no-cache",
+        "--pull",
+        "--platform",
+        "--progress",
+        "--output",
+        "--push",
+        "--context-dir",
+        "Exit codes:",
+    ):
         assert flag in build_help
 
 
@@ -79,17 +103,24 @@ def test_dockerfile_renders_context(tmp_path: Path) -> None:
 def test_dockerfile_refuses_a_foreign_folder(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "precious.txt").write_text("x")
-    assert_error(run("dockerfile", str(source(tmp_path / "src")), str(tmp_path / "out")), 2, f"{tmp_path / 'out'}: folder is not empty")
+    assert_error(
+        run("dockerfile", str(source(tmp_path / "src")), str(tmp_path / "out")),
+        2,
+        f"{tmp_path / 'out'}: folder is not empty",
+    )
 
 
-@pytest.mark.parametrize("case, code, starts", [
-    ("no_model_file", 3, "MODEL_NAME=Model: no Model.py in"),
-    ("no_class", 3, "Model.py has no class Model (classes: Other)"),
-    ("bad_env_line", 3, '.s2i/environment line 2: expected KEY=VALUE, got "FOO"'),
-    ("no_model_name", 3, "MODEL_NAME is not set"),
-    ("bad_service_type", 3, '.s2i/environment line 2: SERVICE_TYPE "ROUTR" is not one of'),
-    ("bad_requirement", 3, 'requirements.txt line 1: cannot parse requirement "numpy>=>1"'),
-])
+@pytest.mark.parametrize(
+    "case, code, starts",
+    [
+        ("no_model_file", 3, "MODEL_NAME=Model: no Model.py in"),
+        ("no_class", 3, "Model.py has no class Model (classes: Other)"),
+        ("bad_env_line", 3, '.s2i/environment line 2: expected KEY=VALUE, got "FOO"'),
+        ("no_model_name", 3, "MODEL_NAME is not set"),
+        ("bad_service_type", 3, '.s2i/environment line 2: SERVICE_TYPE "ROUTR" is not one of'),
+        ("bad_requirement", 3, 'requirements.txt line 1: cannot parse requirement "numpy>=>1"'),
+    ],
+)
 def test_bad_sources(tmp_path: Path, case: str, code: int, starts: str) -> None:
     src = {
         "no_model_file": lambda: source(tmp_path, model=None),
@@ -106,14 +137,18 @@ def test_bad_sources(tmp_path: Path, case: str, code: int, starts: str) -> None:
 
 
 def test_unknown_builder(tmp_path: Path) -> None:
-    assert_error(run("build", str(source(tmp_path)), "img", "--builder", "rust"), 3, "--builder rust: unknown builder")
+    assert_error(
+        run("build", str(source(tmp_path)), "img", "--builder", "rust"), 3, "--builder rust: unknown builder"
+    )
     assert_error(run("usage", "rust"), 3, "--builder rust: unknown builder")
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     src = str(source(tmp_path))
     assert_error(run("build", src, "img", "-e", "NOEQUALS"), 2, '-e "NOEQUALS": expected KEY=VALUE')
-    assert_error(run("build", src, "img", "--progress", "loud"), 2, '--progress "loud": expected auto, plain or quiet')
+    assert_error(
+        run("build", src, "img", "--progress", "loud"), 2, '--progress "loud": expected auto, plain or quiet'
+    )
     assert_error(run("build", src, "Bad Name"), 2, 'image name "Bad Name": not a valid reference')
     assert run("build", src, "img", "--no-such-flag").exit_code == 2
     assert run("build").exit_code == 2
@@ -154,16 +189,36 @@ def _usage_curls() -> list[list[str]]:
 def test_serve_answers_every_usage_example(tmp_path: Path) -> None:
     """`modelpack serve` on a real loopback port, called with each curl line of `modelpack usage`:
     the usage text must be correct."""
-    src = source(tmp_path / "src", "MODEL_NAME=Model\nGRPC_WORKERS=0\nEXTRA_INDEX_URL=https://h/simple\n"
-                                   "GREETING=from-s2i\n")
-    (src / "Model.py").write_text("import os\n\nclass Model:\n    def predict(self, X, names=None, meta=None):\n"
-                                  "        assert os.environ['GREETING'] == 'from-s2i'\n"
-                                  "        assert 'EXTRA_INDEX_URL' not in os.environ\n        return X\n")
+    src = source(
+        tmp_path / "src",
+        "MODEL_NAME=Model\nGRPC_WORKERS=0\nEXTRA_INDEX_URL=https://h/simple\nGREETING=from-s2i\n",
+    )
+    (src / "Model.py").write_text(
+        "import os\n\nclass Model:\n    def predict(self, X, names=None, meta=None):\n"
+        "        assert os.environ['GREETING'] == 'from-s2i'\n"
+        "        assert 'EXTRA_INDEX_URL' not in os.environ\n        return X\n"
+    )
     port, metrics = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if k != "EXTRA_INDEX_URL"}
-    proc = subprocess.Popen([sys.executable, "-m", "packager", "serve", str(src), "--http-port", str(port),
-                             "--metrics-port", str(metrics), "-e", "SELDON_LOG_LEVEL=WARNING"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "packager",
+            "serve",
+            str(src),
+            "--http-port",
+            str(port),
+            "--metrics-port",
+            str(metrics),
+            "-e",
+            "SELDON_LOG_LEVEL=WARNING",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -181,8 +236,9 @@ def test_serve_answers_every_usage_example(tmp_path: Path) -> None:
         for argv in curls:
             argv = [a.replace("http://localhost:9000", base) for a in argv]
             # the exact command a user would paste, with curl itself; only the port differs
-            done = subprocess.run([*argv, "-o", "/dev/null", "-w", "%{http_code}"], capture_output=True,
-                                  text=True, timeout=30)
+            done = subprocess.run(
+                [*argv, "-o", "/dev/null", "-w", "%{http_code}"], capture_output=True, text=True, timeout=30
+            )
             assert done.stdout == "200", (" ".join(argv), done.stdout, done.stderr)
     finally:
         proc.terminate()
@@ -190,5 +246,7 @@ def test_serve_answers_every_usage_example(tmp_path: Path) -> None:
 
 
 def test_push_password_stdin_must_not_be_empty() -> None:
-    result = runner.invoke(app, ["push", "localhost:5055/x:1", "--username", "u", "--password-stdin"], input="")
+    result = runner.invoke(
+        app, ["push", "localhost:5055/x:1", "--username", "u", "--password-stdin"], input=""
+    )
     assert_error(result, 2, "--password-stdin: nothing on standard input")

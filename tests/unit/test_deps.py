@@ -1,4 +1,5 @@
 """Dependency detection: requirements files with local references, projects, wheels, conda."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,17 +20,32 @@ def tree(root: Path, files: dict[str, str]) -> set[str]:
 
 
 def test_local_references_are_found(tmp_path: Path) -> None:
-    tree(tmp_path, {
-        "requirements.txt": "numpy==1.*  # pinned\n-r reqs/base.txt\n./libs/foo\n-e ./pkg\n"
-                            "bar @ file:./wheels/bar-1.0-py3-none-any.whl\n--find-links ./links\n"
-                            "requests \\\n  >=2\n-c constraints.txt\n",
-        "reqs/base.txt": "-r ../reqs/more.txt\nsix\n", "reqs/more.txt": "idna\n",
-        "constraints.txt": "idna<4\n", "libs/foo/setup.py": "", "pkg/pyproject.toml": "",
-        "wheels/bar-1.0-py3-none-any.whl": "", "links/x.whl": "",
-    })
+    tree(
+        tmp_path,
+        {
+            "requirements.txt": "numpy==1.*  # pinned\n-r reqs/base.txt\n./libs/foo\n-e ./pkg\n"
+            "bar @ file:./wheels/bar-1.0-py3-none-any.whl\n--find-links ./links\n"
+            "requests \\\n  >=2\n-c constraints.txt\n",
+            "reqs/base.txt": "-r ../reqs/more.txt\nsix\n",
+            "reqs/more.txt": "idna\n",
+            "constraints.txt": "idna<4\n",
+            "libs/foo/setup.py": "",
+            "pkg/pyproject.toml": "",
+            "wheels/bar-1.0-py3-none-any.whl": "",
+            "links/x.whl": "",
+        },
+    )
     scan = scan_requirements(tmp_path, "requirements.txt")
-    assert scan.local_paths == ["requirements.txt", "reqs/base.txt", "reqs/more.txt", "libs/foo", "pkg",
-                                "wheels/bar-1.0-py3-none-any.whl", "links", "constraints.txt"]
+    assert scan.local_paths == [
+        "requirements.txt",
+        "reqs/base.txt",
+        "reqs/more.txt",
+        "libs/foo",
+        "pkg",
+        "wheels/bar-1.0-py3-none-any.whl",
+        "links",
+        "constraints.txt",
+    ]
     assert scan.self_references == []
 
 
@@ -38,13 +54,16 @@ def test_self_reference_is_recorded(tmp_path: Path) -> None:
     assert scan_requirements(tmp_path, "requirements.txt").self_references == [("requirements.txt", 2)]
 
 
-@pytest.mark.parametrize("line, message", [
-    ("numpy>=>1", 'requirements.txt line 2: cannot parse requirement "numpy>=>1"'),
-    ("./missing", 'requirements.txt line 2: "./missing" references ./missing, which does not exist'),
-    ("../outside", 'requirements.txt line 2: "../outside" points outside the source folder'),
-    ("-r nope.txt", "requirements.txt line 2"),
-    ("--bogus-option x", 'requirements.txt line 2: unknown pip option "--bogus-option x"'),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("numpy>=>1", 'requirements.txt line 2: cannot parse requirement "numpy>=>1"'),
+        ("./missing", 'requirements.txt line 2: "./missing" references ./missing, which does not exist'),
+        ("../outside", 'requirements.txt line 2: "../outside" points outside the source folder'),
+        ("-r nope.txt", "requirements.txt line 2"),
+        ("--bogus-option x", 'requirements.txt line 2: unknown pip option "--bogus-option x"'),
+    ],
+)
 def test_bad_lines_name_file_and_line(tmp_path: Path, line: str, message: str) -> None:
     (tmp_path / "sub").mkdir()
     tree(tmp_path / "sub", {"requirements.txt": f"six\n{line}\n"})
@@ -55,9 +74,14 @@ def test_bad_lines_name_file_and_line(tmp_path: Path, line: str, message: str) -
 
 
 def test_urls_vcs_and_env_vars_are_accepted(tmp_path: Path) -> None:
-    tree(tmp_path, {"requirements.txt": "git+https://github.com/org/repo.git@v1#egg=repo\n"
-                                        "lib @ https://${TOKEN}@host/lib-1.0.tar.gz\n"
-                                        "pkg[extra]>=1; python_version >= '3.8'\n--extra-index-url https://h/simple\n"})
+    tree(
+        tmp_path,
+        {
+            "requirements.txt": "git+https://github.com/org/repo.git@v1#egg=repo\n"
+            "lib @ https://${TOKEN}@host/lib-1.0.tar.gz\n"
+            "pkg[extra]>=1; python_version >= '3.8'\n--extra-index-url https://h/simple\n"
+        },
+    )
     scan = scan_requirements(tmp_path, "requirements.txt")
     assert scan.local_paths == ["requirements.txt"] and scan.warnings == []
 
@@ -69,8 +93,13 @@ def test_committed_index_credentials_warn(tmp_path: Path) -> None:
 
 
 def test_pyproject_project(tmp_path: Path) -> None:
-    present = tree(tmp_path, {"pyproject.toml": '[build-system]\nrequires=["hatchling"]\nbuild-backend="hatchling.build"\n'
-                                                '[project]\nname="x"\nversion="1"\ndependencies=["numpy>=1"]\n'})
+    present = tree(
+        tmp_path,
+        {
+            "pyproject.toml": '[build-system]\nrequires=["hatchling"]\nbuild-backend="hatchling.build"\n'
+            '[project]\nname="x"\nversion="1"\ndependencies=["numpy>=1"]\n'
+        },
+    )
     project = detect_project(tmp_path, present)
     assert project is not None and project.manifest == "pyproject.toml"
     assert project.dependencies == ("numpy>=1",) and project.build_requires == ("hatchling",)
@@ -82,48 +111,75 @@ def test_tool_only_pyproject_is_not_a_project(tmp_path: Path) -> None:
 
 
 def test_dynamic_dependencies_are_unknown(tmp_path: Path) -> None:
-    present = tree(tmp_path, {"pyproject.toml": '[project]\nname="x"\nversion="1"\ndynamic=["dependencies"]\n'})
+    present = tree(
+        tmp_path, {"pyproject.toml": '[project]\nname="x"\nversion="1"\ndynamic=["dependencies"]\n'}
+    )
     project = detect_project(tmp_path, present)
     assert project is not None and project.dependencies is None
 
 
 def test_setup_py_literal_name_and_setup_cfg(tmp_path: Path) -> None:
-    present = tree(tmp_path, {
-        "setup.py": "from setuptools import setup\nREQ = ['a>=1', 'b']\nsetup(name='x', install_requires=REQ)\n",
-        "setup.cfg": "[options]\ninstall_requires =\n    c==2\n",
-    })
+    present = tree(
+        tmp_path,
+        {
+            "setup.py": "from setuptools import setup\nREQ = ['a>=1', 'b']\n"
+            "setup(name='x', install_requires=REQ)\n",
+            "setup.cfg": "[options]\ninstall_requires =\n    c==2\n",
+        },
+    )
     project = detect_project(tmp_path, present)
     assert project is not None and project.dependencies == ("a>=1", "b", "c==2")
     assert project.build_requires == ("setuptools>=40.8.0", "wheel")
 
 
 def test_setup_py_computed_requires(tmp_path: Path) -> None:
-    tree(tmp_path, {"setup.py": "import setuptools\nsetuptools.setup(install_requires=open('r').read().split())\n"})
+    tree(
+        tmp_path,
+        {"setup.py": "import setuptools\nsetuptools.setup(install_requires=open('r').read().split())\n"},
+    )
     assert setup_py_requires(tmp_path / "setup.py") is None
     tree(tmp_path, {"setup.py": "from setuptools import setup\nsetup(name='x')\n"})
     assert setup_py_requires(tmp_path / "setup.py") == []
 
 
 def test_bad_project_dependency(tmp_path: Path) -> None:
-    present = tree(tmp_path, {"pyproject.toml": '[project]\nname="x"\nversion="1"\ndependencies=["git+https://h/r.git"]\n'})
-    with pytest.raises(SourceError, match=r'^pyproject.toml \[project\].dependencies: cannot parse dependency'):
+    present = tree(
+        tmp_path,
+        {"pyproject.toml": '[project]\nname="x"\nversion="1"\ndependencies=["git+https://h/r.git"]\n'},
+    )
+    with pytest.raises(
+        SourceError, match=r"^pyproject.toml \[project\].dependencies: cannot parse dependency"
+    ):
         detect_project(tmp_path, present)
 
 
 def test_all_sources_and_wheels(tmp_path: Path) -> None:
     src = tmp_path / "src"
-    present = tree(src, {"requirements.txt": "six\n", "setup.py": "from setuptools import setup\nsetup()\n",
-                         "wheels/a-1-py3-none-any.whl": "x", "wheels/b-1-py3-none-any.whl": "src"})
+    present = tree(
+        src,
+        {
+            "requirements.txt": "six\n",
+            "setup.py": "from setuptools import setup\nsetup()\n",
+            "wheels/a-1-py3-none-any.whl": "x",
+            "wheels/b-1-py3-none-any.whl": "src",
+        },
+    )
     tree(tmp_path / "extra", {"b-1-py3-none-any.whl": "extra", "c-1-py3-none-any.whl": "y"})
     deps = detect_dependencies(src, present, tmp_path / "extra")
     assert deps.kind == "pip" and deps.requirements == "requirements.txt" and deps.project is not None
-    assert [w.name for w in deps.wheels] == ["a-1-py3-none-any.whl", "b-1-py3-none-any.whl", "c-1-py3-none-any.whl"]
+    assert [w.name for w in deps.wheels] == [
+        "a-1-py3-none-any.whl",
+        "b-1-py3-none-any.whl",
+        "c-1-py3-none-any.whl",
+    ]
     assert next(w for w in deps.wheels if w.name.startswith("b")).path.read_text() == "extra"
 
 
 def test_environment_yml_is_refused(tmp_path: Path) -> None:
     present = tree(tmp_path, {"environment.yml": "name: x\n"})
-    with pytest.raises(SourceError, match="^environment.yml: conda environments are coming in a later release"):
+    with pytest.raises(
+        SourceError, match="^environment.yml: conda environments are coming in a later release"
+    ):
         detect_dependencies(tmp_path, present, None)
 
 

@@ -1,4 +1,5 @@
 """`.s2i/environment` parsing: quoting, comments, export, and each error's message."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,13 +35,16 @@ def test_origin_names_file_and_line() -> None:
     assert entries[0].committed
 
 
-@pytest.mark.parametrize("text, message", [
-    ("A=1\nB=2\nC=3\nFOO\n", '.s2i/environment line 4: expected KEY=VALUE, got "FOO"'),
-    ("1BAD=x\n", '.s2i/environment line 1: invalid key "1BAD"'),
-    ("X='open\n", ".s2i/environment line 1: missing closing '"),
-    ('X="a" b\n', ".s2i/environment line 1: unexpected text after the closing quote"),
-    ("X=a'b\n", ".s2i/environment line 1: unbalanced quote"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("A=1\nB=2\nC=3\nFOO\n", '.s2i/environment line 4: expected KEY=VALUE, got "FOO"'),
+        ("1BAD=x\n", '.s2i/environment line 1: invalid key "1BAD"'),
+        ("X='open\n", ".s2i/environment line 1: missing closing '"),
+        ('X="a" b\n', ".s2i/environment line 1: unexpected text after the closing quote"),
+        ("X=a'b\n", ".s2i/environment line 1: unbalanced quote"),
+    ],
+)
 def test_errors_name_file_line_and_content(text: str, message: str) -> None:
     with pytest.raises(SourceError) as info:
         parse(text)

@@ -3,6 +3,7 @@
 Each case is a source folder (`source/`) and the options (`case.json`); the expected Dockerfile is
 `Dockerfile.expected` and the expected list of context files is `context.expected`.
 Regenerate after an intended change with MODELPACK_REGEN_GOLDEN=1 and review the diff."""
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,12 @@ def options_for(case: str) -> BuildOptions:
     folder = GOLDEN / case
     raw = json.loads((folder / "case.json").read_text())
     return BuildOptions(
-        src=folder / "source", tags=("golden/test:1",),
+        src=folder / "source",
+        tags=("golden/test:1",),
         env=tuple(tuple(p) for p in raw.get("env", [])),
         labels=tuple(tuple(p) for p in raw.get("labels", [])),
-        python=raw.get("python"), base_image=raw.get("base_image"),
+        python=raw.get("python"),
+        base_image=raw.get("base_image"),
         wheels=folder / raw["wheels"] if "wheels" in raw else None,
         ca_cert=folder / raw["ca_cert"] if "ca_cert" in raw else None,
     )
@@ -43,7 +46,9 @@ def check(path: Path, actual: str) -> None:
     if REGEN:
         path.write_text(actual)
     assert path.is_file(), f"{path} missing: run with MODELPACK_REGEN_GOLDEN=1"
-    assert actual == path.read_text(), f"{path} differs; if intended, regenerate with MODELPACK_REGEN_GOLDEN=1"
+    assert actual == path.read_text(), (
+        f"{path} differs; if intended, regenerate with MODELPACK_REGEN_GOLDEN=1"
+    )
 
 
 def test_there_are_golden_cases() -> None:
@@ -59,8 +64,11 @@ def test_dockerfile_matches_golden(case: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("case", CASES)
 def test_context_files_match_golden(case: str, tmp_path: Path) -> None:
     _, ctx = render(case, tmp_path)
-    listing = sorted(f"{p.relative_to(ctx.directory).as_posix()} {oct(p.stat().st_mode & 0o777)}"
-                     for p in ctx.directory.rglob("*") if p.is_file())
+    listing = sorted(
+        f"{p.relative_to(ctx.directory).as_posix()} {oct(p.stat().st_mode & 0o777)}"
+        for p in ctx.directory.rglob("*")
+        if p.is_file()
+    )
     check(GOLDEN / case / "context.expected", "\n".join(listing) + "\n")
     assert ctx.file_count == len(listing)
     assert ctx.size_bytes == sum(p.stat().st_size for p in ctx.directory.rglob("*") if p.is_file())

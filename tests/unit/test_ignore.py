@@ -1,4 +1,5 @@
 """Ignore rules: gitignore-style globs, `!` negation, `**`, anchoring, always-excluded names."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Static MODEL_NAME check: file and class found with ast, never imported."""
+
 from __future__ import annotations
 
 from pathlib import Path

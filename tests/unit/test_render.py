@@ -1,4 +1,5 @@
 """Renderer details the golden cases do not cover: quoting, alias merging, fallbacks, modes."""
+
 from __future__ import annotations
 
 import os
@@ -25,20 +26,35 @@ def test_docker_quote() -> None:
 
 
 def test_extra_index_aliases_merge(tmp_path: Path) -> None:
-    spec = load_spec(BuildOptions(src=source(tmp_path), env=(("EXTRA_INDEX_URL", "https://a/simple"),
-                                                             ("PIP_EXTRA_INDEX_URL", "https://b/simple"))))
-    assert dict(plan_layout(spec).pip_env) == {"PIP_EXTRA_INDEX_URL": '"$PIP_EXTRA_INDEX_URL $EXTRA_INDEX_URL"'}
+    spec = load_spec(
+        BuildOptions(
+            src=source(tmp_path),
+            env=(("EXTRA_INDEX_URL", "https://a/simple"), ("PIP_EXTRA_INDEX_URL", "https://b/simple")),
+        )
+    )
+    assert dict(plan_layout(spec).pip_env) == {
+        "PIP_EXTRA_INDEX_URL": '"$PIP_EXTRA_INDEX_URL $EXTRA_INDEX_URL"'
+    }
 
 
 def test_computed_project_dependencies_install_from_a_full_copy(tmp_path: Path) -> None:
-    src = source(tmp_path / "src", **{"setup.py": "from setuptools import setup\nsetup(install_requires=open('r').read().split())\n",
-                                      "r": "six\n", "pkg/mod.py": "X = 1\n"})
+    src = source(
+        tmp_path / "src",
+        **{
+            "setup.py": "from setuptools import setup\nsetup(install_requires=open('r').read().split())\n",
+            "r": "six\n",
+            "pkg/mod.py": "X = 1\n",
+        },
+    )
     spec = load_spec(BuildOptions(src=src))
     assert any("computed" in w for w in spec.warnings)
     ctx = render_context(spec, tmp_path / "ctx", include_secrets=False)
     deps = ctx.directory / "deps"
     assert (deps / "modelpack-project-requirements.txt").read_text().splitlines()[1:] == [
-        ".", "setuptools>=40.8.0", "wheel"]
+        ".",
+        "setuptools>=40.8.0",
+        "wheel",
+    ]
     assert (deps / "pkg" / "mod.py").is_file() and (deps / "setup.py").is_file()
 
 
@@ -59,7 +75,9 @@ def test_group_gets_owner_rights_and_exec_bit_survives(tmp_path: Path) -> None:
 
 
 def test_labels_and_user_labels(tmp_path: Path) -> None:
-    spec = load_spec(BuildOptions(src=source(tmp_path), labels=(("io.modelpack.builder", "mine"), ("team", "a b"))))
+    spec = load_spec(
+        BuildOptions(src=source(tmp_path), labels=(("io.modelpack.builder", "mine"), ("team", "a b")))
+    )
     ctx = render_context(spec, tmp_path / "ctx", include_secrets=False)
     assert ctx.labels["team"] == "a b" and ctx.labels["io.modelpack.builder"] == "mine"
     assert 'team="a b"' in (ctx.directory / "Dockerfile").read_text()

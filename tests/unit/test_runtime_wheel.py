@@ -1,4 +1,5 @@
 """The runtime wheel: deterministic bytes, a valid RECORD, and it installs and runs."""
+
 from __future__ import annotations
 
 import base64
@@ -42,7 +43,10 @@ def test_entries_sorted_with_fixed_times_and_valid_record(tmp_path: Path) -> Non
         metadata = z.read(f"{info}/METADATA").decode()
         for dep in RUNTIME_DEPENDENCIES:
             assert f"Requires-Dist: {dep}\n" in metadata
-        assert "modelpack-microservice = modelpack_runtime.cli:main" in z.read(f"{info}/entry_points.txt").decode()
+        assert (
+            "modelpack-microservice = modelpack_runtime.cli:main"
+            in z.read(f"{info}/entry_points.txt").decode()
+        )
 
 
 def test_changes_with_content(tmp_path: Path) -> None:
@@ -60,15 +64,28 @@ def test_installs_into_a_fresh_venv_and_runs(tmp_path: Path) -> None:
     wheel = build_runtime_wheel(tmp_path / "dist")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "--disable-pip-version-check", "-q", str(wheel)],
-                         capture_output=True, text=True, timeout=900)
+    pip = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--disable-pip-version-check", "-q", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert pip.returncode == 0, pip.stderr[-2000:]
-    done = subprocess.run([str(venv / "bin" / "modelpack-microservice"), "--help"], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [str(venv / "bin" / "modelpack-microservice"), "--help"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "--service-type" in done.stdout and "--persistence" in done.stdout
     # the runtime alone: neither the packager nor its dependencies came along
-    probe = subprocess.run([str(venv / "bin" / "python"), "-c",
-                            "import importlib.util as u; print([m for m in ('packager', 'typer', 'docker', 'jinja2')"
-                            " if u.find_spec(m)])"], capture_output=True, text=True, cwd=tmp_path)
+    probe = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import importlib.util as u; print([m for m in ('packager', 'typer', 'docker', 'jinja2')"
+            " if u.find_spec(m)])",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert probe.stdout.strip() == "[]"

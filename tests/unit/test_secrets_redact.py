@@ -1,4 +1,5 @@
 """Build-only key classification and redaction."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,19 +8,33 @@ from packager.redact import forget_secrets, has_url_credentials, redact, registe
 from packager.source.secrets import is_build_only, is_sensitive
 
 
-@pytest.mark.parametrize("key, value", [
-    ("EXTRA_INDEX_URL", "https://h/simple"), ("PIP_TRUSTED_HOST", "h"), ("PIP_INDEX_URL", "https://h"),
-    ("PIP_EXTRA_INDEX_URL", "https://h"), ("HF_TOKEN", "x"), ("DB_PASSWORD", "x"), ("my_secret_key", "x"),
-    ("DOWNLOAD_URL", "https://user:pw@host/x"), ("REPO", "https://ghp_abc@github.com/o/r"),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("EXTRA_INDEX_URL", "https://h/simple"),
+        ("PIP_TRUSTED_HOST", "h"),
+        ("PIP_INDEX_URL", "https://h"),
+        ("PIP_EXTRA_INDEX_URL", "https://h"),
+        ("HF_TOKEN", "x"),
+        ("DB_PASSWORD", "x"),
+        ("my_secret_key", "x"),
+        ("DOWNLOAD_URL", "https://user:pw@host/x"),
+        ("REPO", "https://ghp_abc@github.com/o/r"),
+    ],
+)
 def test_build_only(key: str, value: str) -> None:
     assert is_build_only(key, value)
 
 
-@pytest.mark.parametrize("key, value", [
-    ("MODEL_NAME", "Model"), ("GUNICORN_WORKERS", "2"), ("MODEL_URI", "https://host/model.joblib"),
-    ("PREDICTIVE_UNIT_PARAMETERS", '[{"name":"a","value":"1","type":"INT"}]'),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("MODEL_NAME", "Model"),
+        ("GUNICORN_WORKERS", "2"),
+        ("MODEL_URI", "https://host/model.joblib"),
+        ("PREDICTIVE_UNIT_PARAMETERS", '[{"name":"a","value":"1","type":"INT"}]'),
+    ],
+)
 def test_runtime_keys(key: str, value: str) -> None:
     assert not is_build_only(key, value)
 
@@ -33,7 +48,9 @@ def test_sensitive_is_narrower_than_build_only() -> None:
 
 
 def test_url_credentials_are_masked() -> None:
-    assert redact("pip: https://user:s3cret@host/simple failed") == "pip: https://user:****@host/simple failed"
+    assert (
+        redact("pip: https://user:s3cret@host/simple failed") == "pip: https://user:****@host/simple failed"
+    )
     assert redact("git clone https://ghp_abc123@github.com/o/r") == "git clone https://****@github.com/o/r"
     assert redact("no url here") == "no url here"
     assert has_url_credentials("x https://a:b@c") and not has_url_credentials("https://c/a@b")

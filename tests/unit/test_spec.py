@@ -1,4 +1,5 @@
 """load_spec: precedence of env sources, every error collected, completion, git sources, size."""
+
 from __future__ import annotations
 
 import subprocess
@@ -26,8 +27,12 @@ def source(root: Path, env: str = "MODEL_NAME=Model\n", **files: str) -> Path:
 def test_defaults_and_runtime_env(tmp_path: Path) -> None:
     spec = load_spec(BuildOptions(src=source(tmp_path, "MODEL_NAME=Model\nGUNICORN_WORKERS=2\n")))
     assert spec.service_type == "MODEL" and spec.persistence == "0"
-    assert spec.runtime_env == (("MODEL_NAME", "Model"), ("SERVICE_TYPE", "MODEL"), ("PERSISTENCE", "0"),
-                                ("GUNICORN_WORKERS", "2"))
+    assert spec.runtime_env == (
+        ("MODEL_NAME", "Model"),
+        ("SERVICE_TYPE", "MODEL"),
+        ("PERSISTENCE", "0"),
+        ("GUNICORN_WORKERS", "2"),
+    )
     assert spec.base_image == "python:3.11-slim" and spec.python == "3.11"
     assert spec.deps.empty and spec.secret_env == ()
     assert [f.rel for f in spec.files] == ["Model.py"]  # .s2i/environment is not copied
@@ -40,16 +45,23 @@ def test_precedence_file_then_env_file_then_flags(tmp_path: Path) -> None:
     src = source(tmp_path / "src", "MODEL_NAME=Model\nA=file\nB=file\nC=file\n")
     env_file = tmp_path / "extra.env"
     env_file.write_text("B=envfile\nC=envfile\n")
-    spec = load_spec(BuildOptions(src=src, env_file=env_file, env=(("C", "flag"), ("SERVICE_TYPE", "ROUTER"))))
+    spec = load_spec(
+        BuildOptions(src=src, env_file=env_file, env=(("C", "flag"), ("SERVICE_TYPE", "ROUTER")))
+    )
     env = dict(spec.runtime_env)
     assert (env["A"], env["B"], env["C"], spec.service_type) == ("file", "envfile", "flag", "ROUTER")
 
 
 def test_secrets_are_build_only_and_committed_ones_warn(tmp_path: Path) -> None:
-    src = source(tmp_path, "MODEL_NAME=Model\nEXTRA_INDEX_URL=https://u:pw-123456@h/simple\nPIP_TRUSTED_HOST=h\n")
+    src = source(
+        tmp_path, "MODEL_NAME=Model\nEXTRA_INDEX_URL=https://u:pw-123456@h/simple\nPIP_TRUSTED_HOST=h\n"
+    )
     spec = load_spec(BuildOptions(src=src, env=(("HF_TOKEN", "hf_abcdef"),)))
-    assert dict(spec.secret_env) == {"EXTRA_INDEX_URL": "https://u:pw-123456@h/simple",
-                                     "PIP_TRUSTED_HOST": "h", "HF_TOKEN": "hf_abcdef"}
+    assert dict(spec.secret_env) == {
+        "EXTRA_INDEX_URL": "https://u:pw-123456@h/simple",
+        "PIP_TRUSTED_HOST": "h",
+        "HF_TOKEN": "hf_abcdef",
+    }
     assert "HF_TOKEN" not in dict(spec.runtime_env)
     assert len(spec.warnings) == 1
     assert spec.warnings[0].startswith(".s2i/environment line 2: EXTRA_INDEX_URL holds a credential")
@@ -57,15 +69,23 @@ def test_secrets_are_build_only_and_committed_ones_warn(tmp_path: Path) -> None:
 
 
 def test_every_error_is_collected(tmp_path: Path) -> None:
-    src = source(tmp_path, "MODEL_NAME=MyModel\nSERVICE_TYPE=ROUTERX\nPERSISTENCE=2\nPATH=/x\n",
-                 **{"environment.yml": "name: x\n"})
+    src = source(
+        tmp_path,
+        "MODEL_NAME=MyModel\nSERVICE_TYPE=ROUTERX\nPERSISTENCE=2\nPATH=/x\n",
+        **{"environment.yml": "name: x\n"},
+    )
     with pytest.raises(SourceError) as info:
         load_spec(BuildOptions(src=src, builder="nope", python="2.7"))
     text = str(info.value)
     assert text.startswith("6 problems: ")
-    for part in ("MODEL_NAME=MyModel: no MyModel.py", 'SERVICE_TYPE "ROUTERX" is not one of',
-                 'PERSISTENCE "2" must be 0 or 1', "PATH cannot be set", "environment.yml: conda",
-                 "--builder nope: unknown builder"):
+    for part in (
+        "MODEL_NAME=MyModel: no MyModel.py",
+        'SERVICE_TYPE "ROUTERX" is not one of',
+        'PERSISTENCE "2" must be 0 or 1',
+        "PATH cannot be set",
+        "environment.yml: conda",
+        "--builder nope: unknown builder",
+    ):
         assert part in text
     assert "\n" not in text
 
@@ -99,7 +119,9 @@ def test_missing_ca_cert_and_env_file(tmp_path: Path) -> None:
 
 
 def test_healthcheck_key(tmp_path: Path) -> None:
-    assert load_spec(BuildOptions(src=source(tmp_path, "MODEL_NAME=Model\nMODELPACK_HEALTHCHECK=1\n"))).healthcheck
+    assert load_spec(
+        BuildOptions(src=source(tmp_path, "MODEL_NAME=Model\nMODELPACK_HEALTHCHECK=1\n"))
+    ).healthcheck
     assert not load_spec(BuildOptions(src=source(tmp_path, "MODEL_NAME=Model\n"))).healthcheck
     assert load_spec(BuildOptions(src=source(tmp_path), healthcheck=True)).healthcheck
     with pytest.raises(SourceError, match='MODELPACK_HEALTHCHECK.*"maybe" is not a boolean'):
@@ -123,9 +145,20 @@ def test_size_limits() -> None:
 
 
 def _git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
-                        "GIT_COMMITTER_EMAIL": "t@e", "HOME": str(cwd), "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@e",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@e",
+            "HOME": str(cwd),
+            "PATH": "/usr/bin:/bin",
+        },
+    )
 
 
 def test_git_url_with_context_dir(tmp_path: Path) -> None:
@@ -144,6 +177,8 @@ def test_git_url_with_context_dir(tmp_path: Path) -> None:
     local = load_spec(BuildOptions(src=repo, context_dir="models/m1"))
     assert [f.rel for f in local.files] == ["Model.py", "uncommitted.txt"]
     with pytest.raises(SourceError, match="--context-dir nope: no such folder"):
-        load_spec(BuildOptions(src=Path(f"file://{repo}"), context_dir="nope"))  # a Path-mangled URL works too
+        load_spec(
+            BuildOptions(src=Path(f"file://{repo}"), context_dir="nope")
+        )  # a Path-mangled URL works too
     with pytest.raises(SourceError, match="git clone failed"):
         load_spec(BuildOptions(src=f"file://{tmp_path}/missing-repo"))
