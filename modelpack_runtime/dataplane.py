@@ -106,7 +106,7 @@ class DataPlane(KServeProtocols):
                     self._fail(f"{type(m.obj).__name__}.load() raised {type(e).__name__}: {e}", e)
                     return
         self._metadata, self._metadata_error = self._build_metadata()
-        self._v_method, self._v_call = self._resolve_v_call(self.model)
+        self._v_method, self._v_call = self._resolve_v_call(m)
         self.ready = True
         self.failure = None
 
@@ -114,6 +114,13 @@ class DataPlane(KServeProtocols):
         self.ready = False
         self.failure = reason
         log.error("model not ready: %s", reason, exc_info=exc)
+
+    @property
+    def _m(self) -> UserModel:
+        """The loaded model; only used after a ready check (seldon(), check_ready())."""
+        m = self.model
+        assert m is not None
+        return m
 
     def check_ready(self) -> None:
         if not self.ready:
@@ -142,7 +149,7 @@ class DataPlane(KServeProtocols):
 
     def _try_raw(self, method: str, msg: Any) -> Any:
         """The raw hook's response dict, or None to fall through (no hook / SeldonNotImplementedError)."""
-        raw = self.model.raw[method]  # type: ignore[union-attr]
+        raw = self._m.raw[method]
         if raw is None:
             return None
         try:
@@ -173,9 +180,9 @@ class DataPlane(KServeProtocols):
 
     def _respond(self, result: Any, d: Decoded, method: str, kind: Any = "") -> dict:
         data, rtags, rmetrics = unwrap(result)
-        m = self.model
-        body = encode_payload(data, d.kind if kind == "" else kind, m.names_for)  # type: ignore[union-attr]
-        tags = call_optional(m.tags, None)  # type: ignore[union-attr]
+        m = self._m
+        body = encode_payload(data, d.kind if kind == "" else kind, m.names_for)
+        tags = call_optional(m.tags, None)
         if tags is not None and not isinstance(tags, dict):
             raise MicroserviceError(f"tags() must return a dict, got {type(tags).__name__}", 500,
                                     "MICROSERVICE_INTERNAL_ERROR")
@@ -188,9 +195,9 @@ class DataPlane(KServeProtocols):
         out: list = []
         if runtime:
             out.extend(validate_metrics(runtime, "SeldonResponse.metrics"))
-        m = self.model
-        if m.metrics is not None:  # type: ignore[union-attr]
-            user = call_optional(m.metrics, None)  # type: ignore[union-attr]
+        m = self._m
+        if m.metrics is not None:
+            user = call_optional(m.metrics, None)
             if user:
                 out.extend(validate_metrics(user, "metrics()"))
         if not out:
@@ -200,38 +207,38 @@ class DataPlane(KServeProtocols):
         return out if self._include_metrics else None
 
     def _predict(self, msg: Any, transport: str) -> dict:
-        m = self.model
-        legacy = m.predict_rest if transport == "rest" else m.predict_grpc  # type: ignore[union-attr]
+        m = self._m
+        legacy = m.predict_rest if transport == "rest" else m.predict_grpc
         if legacy is not None:
             return legacy(msg)  # deprecated: returned as-is
         out = self._try_raw("predict", msg)
         if out is not None:
             return out
         d = decode(msg)
-        return self._respond(self._call(m.predict, d, []), d, "predict")  # type: ignore[union-attr]
+        return self._respond(self._call(m.predict, d, []), d, "predict")
 
     def _transform_input(self, msg: Any, transport: str) -> dict:
         out = self._try_raw("transform-input", msg)
         if out is not None:
             return out
         d = decode(msg)
-        return self._respond(self._call(self.model.transform_input, d, d.features), d, "transform-input")
+        return self._respond(self._call(self._m.transform_input, d, d.features), d, "transform-input")
 
     def _transform_output(self, msg: Any, transport: str) -> dict:
         out = self._try_raw("transform-output", msg)
         if out is not None:
             return out
         d = decode(msg)
-        return self._respond(self._call(self.model.transform_output, d, d.features), d, "transform-output")
+        return self._respond(self._call(self._m.transform_output, d, d.features), d, "transform-output")
 
     def _route(self, msg: Any, transport: str) -> dict:
         out = self._try_raw("route", msg)
         if out is not None:
             return out
         d = decode(msg)
-        if self.model.route is None:  # type: ignore[union-attr]
+        if self._m.route is None:
             raise MicroserviceError("Route not defined: the model has no route(X, names) method")
-        data, rtags, rmetrics = unwrap(self.model.route(d.features, d.names, d.meta))  # type: ignore
+        data, rtags, rmetrics = unwrap(self._m.route(d.features, d.names, d.meta))
         branch = route_branch(data)
         return self._respond(_Rewrapped(np.array([[branch]]), rtags, rmetrics), d, "route")
 
@@ -245,9 +252,9 @@ class DataPlane(KServeProtocols):
                 "aggregate needs a SeldonMessageList {\"seldonMessages\": [...]} or a non-empty list of SeldonMessages"
             )
         ds = [decode(x) for x in msgs]
-        if self.model.aggregate is None:  # type: ignore[union-attr]
+        if self._m.aggregate is None:
             raise MicroserviceError("Aggregate not defined: the model has no aggregate(Xs, names_list) method")
-        result = self.model.aggregate([d.features for d in ds], [d.names for d in ds], [d.meta for d in ds])
+        result = self._m.aggregate([d.features for d in ds], [d.names for d in ds], [d.meta for d in ds])
         merged = Decoded(None, [], _merge_metas([d.meta for d in ds]), ds[0].kind)
         return self._respond(result, merged, "aggregate")
 
@@ -272,14 +279,14 @@ class DataPlane(KServeProtocols):
         routing = ((response.get("meta") or {}).get("routing") or {}).get(self._routing_key)
         if self.metrics is not None:
             self.metrics.record_feedback(float(reward))
-        m = self.model
+        m = self._m
         result = None
-        if m.send_feedback is not None:  # type: ignore[union-attr]
+        if m.send_feedback is not None:
             try:
-                if m.feedback_takes_routing:  # type: ignore[union-attr]
-                    result = m.send_feedback(features, names, reward, truth, routing=routing)  # type: ignore
+                if m.feedback_takes_routing:
+                    result = m.send_feedback(features, names, reward, truth, routing=routing)
                 else:
-                    result = m.send_feedback(features, names, reward, truth)  # type: ignore
+                    result = m.send_feedback(features, names, reward, truth)
             except Exception as e:
                 if not is_seldon_not_implemented(e):
                     raise
@@ -294,7 +301,7 @@ class DataPlane(KServeProtocols):
     def seldon_passthrough(self, raw: Any) -> Any:
         """PAYLOAD_PASSTHROUGH: the raw body (bytes, or the json= string) to predict_raw, answer as-is."""
         self.check_ready()
-        fn = self.model.raw["predict"]  # type: ignore[union-attr]
+        fn = self._m.raw["predict"]
         if fn is None:
             raise MicroserviceError(
                 "PAYLOAD_PASSTHROUGH is on but the model has no predict_raw(self, raw) method;"
@@ -314,23 +321,23 @@ class DataPlane(KServeProtocols):
     def seldon_health_status(self) -> dict:
         """health_status_raw() as-is, else health_status() encoded; never calls metrics()/tags()."""
         self.check_ready()
-        m = self.model
+        m = self._m
         try:
-            if m.health_status_raw is not None:  # type: ignore[union-attr]
+            if m.health_status_raw is not None:
                 try:
-                    return m.health_status_raw()  # type: ignore[union-attr]
+                    return m.health_status_raw()
                 except Exception as e:
                     if not is_seldon_not_implemented(e):
                         raise
-            if m.health_status is None:  # type: ignore[union-attr]
+            if m.health_status is None:
                 return {"strData": "healthy", "meta": {}}
             try:
-                result = m.health_status()  # type: ignore[union-attr]
+                result = m.health_status()
             except Exception as e:
                 if is_seldon_not_implemented(e):
                     return {"strData": "not implemented - assuming healthy", "meta": {}}
                 raise
-            body = encode_payload(unwrap(result)[0], None, m.names_for)  # type: ignore[union-attr]
+            body = encode_payload(unwrap(result)[0], None, m.names_for)
             body["meta"] = {}
             return body
         except MicroserviceError:
@@ -340,15 +347,15 @@ class DataPlane(KServeProtocols):
 
     def seldon_metadata(self) -> dict:
         self.check_ready()
-        if self._metadata_error is not None:
-            raise BadMetadata(self._metadata_error)
-        return dict(self._metadata)  # type: ignore[arg-type]
+        if self._metadata_error is not None or self._metadata is None:
+            raise BadMetadata(self._metadata_error or "metadata was not built")
+        return dict(self._metadata)
 
     def _build_metadata(self) -> tuple[dict | None, str | None]:
         s = self.settings
         md = seldon_codec.default_metadata(s.predictive_unit_image, self.name)
         try:
-            init = call_optional(self.model.init_metadata, None)  # type: ignore[union-attr]
+            init = call_optional(self._m.init_metadata, None)
         except Exception as e:
             log.error("init_metadata() raised %s: %s", type(e).__name__, e, exc_info=e)
             return None, f"init_metadata() raised {type(e).__name__}: {e}"

@@ -256,7 +256,7 @@ class UserModel:
         self.predict_rest = hook("predict_rest")
         self.predict_grpc = hook("predict_grpc")
         self.send_feedback = hook("send_feedback")
-        self.feedback_takes_routing = bool(self.send_feedback) and _accepts(self.send_feedback, "routing")
+        self.feedback_takes_routing = self.send_feedback is not None and _accepts(self.send_feedback, "routing")
         # not own_hook: an inherited SeldonComponent.health_status answers "not implemented - assuming
         # healthy", exactly as in Seldon
         hs = getattr(obj, "health_status", None)
