@@ -78,7 +78,7 @@ class App:
         self.max_body = settings.max_body_size
         self.runner = Runner(settings.inline_predict, 1 if settings.single_threaded else settings.threads,
                              settings.request_timeout)
-        self.exact: dict[str, Route] = {}
+        self.exact: dict[str, tuple[Route, tuple[str, ...]]] = {}
         self.patterns: list[tuple[re.Pattern[str], Route]] = []
         self._seldon_json: Optional[bytes] = None
         self._flushing = False
@@ -91,9 +91,13 @@ class App:
         for path in paths:
             route = Route(protocol, path, frozenset(methods.split(",")), handler, counted, RouteState())
             if regex is None:
-                self.exact[path] = route
+                self.exact[path] = (route, ())
             else:
                 self.patterns.append((re.compile(regex), route))
+                if "{version}" not in path:
+                    # fast path: the served model's own name is a plain dict hit, no regex
+                    self.exact[path.replace("{name}", self.settings.served_model_name)] = (
+                        route, (self.settings.served_model_name,))
 
     def _build_routes(self) -> None:
         a = self._add
@@ -128,9 +132,9 @@ class App:
           regex=f"^{name}{ver}$")
 
     def match(self, path: str) -> tuple[Optional[Route], tuple[str, ...]]:
-        route = self.exact.get(path)
-        if route is not None:
-            return route, ()
+        hit = self.exact.get(path)
+        if hit is not None:
+            return hit
         for rx, route in self.patterns:
             m = rx.match(path)
             if m is not None:
