@@ -273,6 +273,8 @@ class DataPlane(KServeProtocols):
         if isinstance(reward, bool) or not isinstance(reward, (int, float)):
             raise MicroserviceError(f"Invalid JSON: Feedback.reward must be a number, got {reward!r}")
         request = _sub_message(msg, "request")
+        if request.get("meta") is not None:
+            seldon_codec.check_meta(request["meta"])
         features, kind, names = _feedback_data(request)
         truth, _, _ = _feedback_data(_sub_message(msg, "truth"))
         response = _sub_message(msg, "response")

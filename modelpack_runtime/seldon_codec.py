@@ -97,11 +97,29 @@ def decode_data(data: Any) -> tuple[np.ndarray, str | None, list]:
     return np.array([]), "ndarray", names
 
 
+# meta field -> (type, how to say it)
+_META_FIELDS = {
+    "puid": (str, "a string"), "tags": (dict, "an object"), "routing": (dict, "an object"),
+    "requestPath": (dict, "an object"), "metrics": (list, "a list"),
+}
+
+
+def check_meta(meta: Any) -> None:
+    if not isinstance(meta, dict):
+        raise MicroserviceError(f"'meta' must be an object, got {type(meta).__name__}")
+    for key, (type_, words) in _META_FIELDS.items():
+        value = meta.get(key)
+        if value is not None and not isinstance(value, type_):
+            raise MicroserviceError(f"meta.{key} must be {words}, got {type(value).__name__}: {value!r}")
+
+
 def decode(msg: Any) -> Decoded:
     """A SeldonMessage dict -> Decoded (C.6)."""
     if not isinstance(msg, dict):
         raise MicroserviceError(f"the request must be a JSON object (a SeldonMessage), got {type(msg).__name__}")
     meta = msg.get("meta")
+    if meta is not None:
+        check_meta(meta)
     if "data" in msg:
         features, kind, names = decode_data(msg["data"])
         return Decoded(features, names, meta, kind)

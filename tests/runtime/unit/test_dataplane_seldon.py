@@ -165,6 +165,8 @@ def test_feedback_default_routing_key_and_errors(make_dp) -> None:
     assert dp.model.obj.feedback == [([3.0], 0.5, 2)]
     with pytest.raises(MicroserviceError, match=r"Invalid JSON: Feedback has no field\(s\) \['bogus'\]"):
         dp.seldon("send-feedback", {"bogus": 1})
+    with pytest.raises(MicroserviceError, match="meta.tags must be an object"):
+        dp.seldon("send-feedback", {"request": {"meta": {"tags": "x"}}})
     with pytest.raises(MicroserviceError, match="reward must be a number"):
         dp.seldon("send-feedback", {"reward": "high"})
 

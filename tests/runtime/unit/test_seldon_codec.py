@@ -69,6 +69,10 @@ def test_decode_other_payloads(msg: dict, features: object) -> None:
     ({"data": {"tftensor": {"dtype": "DT_FLOAT"}}}, "needs tensorflow"),
     ({"data": [1, 2]}, "'data' must be an object"),
     ({"binData": "***not base64***"}, "not valid base64"),
+    ({"strData": "x", "meta": [1]}, "'meta' must be an object, got list"),
+    ({"strData": "x", "meta": {"tags": [1]}}, "meta.tags must be an object, got list"),
+    ({"strData": "x", "meta": {"metrics": {}}}, "meta.metrics must be a list, got dict"),
+    ({"strData": "x", "meta": {"puid": 5}}, "meta.puid must be a string, got int"),
 ])
 def test_decode_errors_are_400_with_clear_message(msg: object, fragment: str) -> None:
     with pytest.raises(MicroserviceError) as ei:
