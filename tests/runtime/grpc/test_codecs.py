@@ -93,3 +93,12 @@ def test_meta_to_dict_matches_json_format():
     m.metrics.add(key="g", type=pb.Metric.GAUGE, value=2)
     assert seldon_proto.meta_to_dict(m) == json_format.MessageToDict(m)
     assert seldon_proto.meta_to_dict(pb.Meta()) == json_format.MessageToDict(pb.Meta()) == {}
+
+
+def test_value_to_python_matches_json_format():
+    from google.protobuf import json_format, struct_pb2
+
+    v = struct_pb2.Value()
+    json_format.ParseDict({"a": [1, 2.5, "s", True, None, {"b": []}], "c": {}}, v)
+    assert seldon_proto.value_to_python(v) == json_format.MessageToDict(v)
+    assert seldon_proto.value_to_python(struct_pb2.Value()) is None
