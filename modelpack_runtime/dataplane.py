@@ -178,10 +178,11 @@ class DataPlane(KServeProtocols):
                 return default
             raise
 
-    def _respond(self, result: Any, d: Decoded, method: str, kind: Any = "") -> dict:
+    def _respond(self, result: Any, d: Decoded, method: str) -> dict:
+        """Encode a user result against the request (C.8) and build its meta."""
         data, rtags, rmetrics = unwrap(result)
         m = self._m
-        body = encode_payload(data, d.kind if kind == "" else kind, m.names_for)
+        body = encode_payload(data, d.kind, m.names_for)
         tags = call_optional(m.tags, None)
         if tags is not None and not isinstance(tags, dict):
             raise MicroserviceError(f"tags() must return a dict, got {type(tags).__name__}", 500,
