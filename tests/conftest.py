@@ -29,7 +29,7 @@ def _docker_answers() -> str | None:
         client = docker.from_env(timeout=10)
         client.ping()
         client.close()
-    except Exception as exc:  # any failure means "no usable daemon"; the reason is reported
+    except Exception as exc:  # noqa: BLE001 - any failure means "no usable daemon"; the reason is reported
         return f"no Docker daemon answers at {os.environ.get('DOCKER_HOST', 'the default socket')} ({exc})"
     return None
 

@@ -8,4 +8,4 @@ from __future__ import annotations
 from packager.backend.engine import BuildResult, PushResult, build, push
 from packager.backend.progress import Progress
 
-__all__ = ["BuildResult", "PushResult", "Progress", "build", "push"]
+__all__ = ["BuildResult", "Progress", "PushResult", "build", "push"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from packager.errors import BuildFailed, DockerUnavailable, ModelpackError
 
@@ -43,11 +43,15 @@ class Step:
         return f"step {self.number}/{self.total} ({text})"
 
 
+def _identity(text: str) -> str:
+    return text
+
+
 @dataclass
 class BuildLog:
     """Accumulated state of one build stream."""
 
-    redact: Any = staticmethod(lambda s: s)  # callable[[str], str]; masks secrets in messages
+    redact: Callable[[str], str] = field(default=_identity)  # masks secrets in messages
     step: Step | None = None
     image_id: str | None = None
     cached_steps: int = 0

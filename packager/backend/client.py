@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import docker
 import docker.errors

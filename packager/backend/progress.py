@@ -19,7 +19,8 @@ import re
 import shutil
 import sys
 from collections import deque
-from typing import Any, Iterable, TextIO
+from collections.abc import Iterable, Mapping
+from typing import Any, TextIO
 
 MODES = ("auto", "plain", "quiet")
 _PANE_LINES = 6
@@ -71,10 +72,10 @@ def resolve_mode(mode: str, stream: TextIO, env: dict[str, str] | None = None) -
         raise ValueError(f"progress mode {mode!r}: expected one of {', '.join(MODES)}")
     if mode != "auto":
         return mode
-    env = os.environ if env is None else env
-    in_ci = env.get("CI", "").lower() not in ("", "0", "false", "no")
+    environ: Mapping[str, str] = os.environ if env is None else env
+    in_ci = environ.get("CI", "").lower() not in ("", "0", "false", "no")
     is_tty = bool(getattr(stream, "isatty", lambda: False)())
-    return "tty" if is_tty and not in_ci and env.get("TERM") != "dumb" else "plain"
+    return "tty" if is_tty and not in_ci and environ.get("TERM") != "dumb" else "plain"
 
 
 class Progress:

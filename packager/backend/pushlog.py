@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
 
 import docker
 import docker.auth
@@ -36,7 +35,7 @@ class _Transient(Exception):
 
 def registry_of(repository: str) -> str:
     registry, _name = docker.auth.resolve_repository_name(repository)
-    return registry
+    return str(registry)
 
 
 def _login_hint(registry: str) -> str:

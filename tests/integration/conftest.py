@@ -12,9 +12,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import docker
 import docker.errors
@@ -66,7 +66,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = N
             timeout: float = 1200) -> CliResult:
     """Run the installed `modelpack` console script (not an import: the real entry point)."""
     full_env = {**os.environ, "CI": "true", **(env or {})}  # CI=true: plain progress lines
-    proc = subprocess.run([modelpack_bin(), *args], input=stdin, capture_output=True, text=True,
+    proc = subprocess.run([modelpack_bin(), *args], input=stdin, capture_output=True, text=True, check=False,
                           env=full_env, timeout=timeout, cwd=REPO)
     return CliResult(list(args), proc.returncode, proc.stdout, proc.stderr)
 

@@ -22,7 +22,7 @@ def test_runs_as_uid_8888(images: Images, docker_client: docker.DockerClient, ru
 def test_serves_under_an_arbitrary_uid_in_group_0(images: Images, run_container) -> None:
     app = run_container(images.example("minimal"), user="12345:0")
     code, out = app.container.exec_run(["id", "-u"])
-    assert out.decode().strip() == "12345"
+    assert code == 0 and out.decode().strip() == "12345"
     r = app.post("/predict", {"data": {"ndarray": [[1.5]]}})
     assert r.status_code == 200, r.text
     assert r.json()["data"]["ndarray"] == [[3.0]]

@@ -32,7 +32,7 @@ def test_build_through_docker_host_tcp(images: Images, tmp_path: Path) -> None:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.1)
-        tag, result = images.build(EXAMPLES / "minimal", "via-tcp", env={"DOCKER_HOST": f"tcp://127.0.0.1:{port}"})
+        _tag, result = images.build(EXAMPLES / "minimal", "via-tcp", env={"DOCKER_HOST": f"tcp://127.0.0.1:{port}"})
     finally:
         proxy.terminate()
         proxy.wait(timeout=10)
