@@ -81,8 +81,15 @@ def build(ctx: RenderedContext, tags: list[str], *, no_cache: bool = False, pull
                 nocache=no_cache, pull=pull, platform=platform, rm=True, forcerm=True,
                 network_mode=network, decode=True,
             )
-            for chunk in stream:
-                _show_build_chunk(chunk, log, progress)
+            try:
+                for chunk in stream:
+                    _show_build_chunk(chunk, log, progress)
+            except BuildFailed:
+                # the live pane showed only a few lines: leave the failing step's tail on screen
+                output = [line for line in (log.step.lines if log.step else [])
+                          if not line.strip().startswith(("--->", "Removing intermediate container"))]
+                progress.context(output[-15:])
+                raise
             for line in log.flush():
                 progress.line(line)
             if not log.image_id:

@@ -158,6 +158,18 @@ class Progress:
         self._clear_pane()
         self._write(f"error: {self.redact(text)}\n")
 
+    def context(self, lines: list[str]) -> None:
+        """Before an error in tty mode: replace the live pane with these lines (a failing step's
+        output), which plain mode has already printed and quiet mode never shows."""
+        if self.mode != "tty":
+            return
+        self._clear_pane()
+        self._pane.clear()
+        for line in lines:
+            clean = self.redact(_ANSI.sub("", line)).rstrip()
+            if clean.strip():
+                self._write(f"  | {clean}\n")
+
     def tail(self, n: int = 20) -> list[str]:
         return list(self._tail)[-n:]
 

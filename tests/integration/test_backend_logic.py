@@ -124,3 +124,20 @@ def test_ci_fails_loudly_without_infrastructure(tmp_path: Path) -> None:
                               capture_output=True, text=True, env={**env, "CI": ci}, cwd=tmp_path, check=False)
         assert proc.returncode == expected_rc, proc.stdout + proc.stderr
         assert expected_text in proc.stdout + proc.stderr
+
+
+def test_tty_context_replaces_the_pane_with_the_failing_lines() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    p = Progress("auto", stream=out, env={"TERM": "xterm"}, secrets=["pw-123456"])
+    p.phase("build")
+    p.line("Collecting x")
+    p.context(["ERROR: No matching distribution found for x", "token pw-123456"])
+    text = out.getvalue()
+    assert text.endswith("  | ERROR: No matching distribution found for x\n  | token ****\n")
+    plain = io.StringIO()
+    Progress("plain", stream=plain).context(["not repeated"])
+    assert plain.getvalue() == ""
