@@ -299,7 +299,7 @@ class DataPlane(KServeProtocols):
         if arr.dtype.kind in "iub":
             arr = arr.astype(np.float64)
         d = Decoded(None, [], request.get("meta"), kind)
-        return self._respond(_Rewrapped(arr, rtags, rmetrics), d, "send-feedback")
+        return _protobuf_json(self._respond(_Rewrapped(arr, rtags, rmetrics), d, "send-feedback"))
 
     def seldon_passthrough(self, raw: Any) -> Any:
         """PAYLOAD_PASSTHROUGH: the raw body (bytes, or the json= string) to predict_raw, answer as-is."""
@@ -390,6 +390,19 @@ class _Rewrapped:
 
     def __init__(self, data: Any, tags: dict | None, metrics: list | None) -> None:
         self.data, self.tags, self.metrics = data, tags, metrics
+
+
+def _protobuf_json(body: dict) -> dict:
+    """Seldon sends feedback answers through protobuf JSON, which leaves out empty repeated
+    fields: no empty `names`, no empty tensor `values`."""
+    data = body.get("data")
+    if isinstance(data, dict):
+        if not len(data.get("names", ())):
+            data.pop("names", None)
+        tensor = data.get("tensor")
+        if isinstance(tensor, dict) and not len(tensor.get("values", ())):
+            tensor.pop("values", None)
+    return body
 
 
 def _merge_metas(metas: list) -> dict:

@@ -150,7 +150,7 @@ def test_feedback(make_dp, sink: RecordingSink) -> None:
           "response": {"meta": {"routing": {"fb": 1, "other": 0}}},
           "reward": 1.0, "truth": {"data": {"ndarray": [[1]]}}}
     out = wire(dp.seldon("send-feedback", fb))
-    assert out == {"data": {"names": [], "ndarray": []}, "meta": {"puid": "q", "requestPath": {"fb": ""}}}
+    assert out == {"data": {"ndarray": []}, "meta": {"puid": "q", "requestPath": {"fb": ""}}}
     call = dp.model.obj.calls[0]
     assert call["features"].dtype == np.float64 and call["features"].tolist() == [[1.0, 2.0]]
     assert call["names"] == ["x"] and call["reward"] == 1.0 and call["routing"] == 1
@@ -174,7 +174,7 @@ def test_feedback_default_routing_key_and_errors(make_dp) -> None:
 def test_feedback_without_hook_returns_empty(make_dp) -> None:
     out = wire(make_dp("identity", "Identity").seldon("send-feedback", {"request": {"data": {"tensor": {
         "shape": [1], "values": [1]}}}, "reward": 0}))
-    assert out == {"data": {"names": [], "tensor": {"shape": [0], "values": []}}, "meta": {}}
+    assert out == {"data": {"tensor": {"shape": [0]}}, "meta": {}}  # protobuf JSON drops empty fields
 
 
 def test_predict_raw_and_metrics_in_raw_response(make_dp, sink: RecordingSink) -> None:
