@@ -29,6 +29,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies, so no server outlives a killed run."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:  # not Linux/glibc: the fixtures' teardown still stops the server
+        pass
+
+
 class Server:
     """One `python -m modelpack_runtime` process; stop() sends SIGTERM and returns the exit code."""
 
@@ -47,7 +57,7 @@ class Server:
                "--grpc-port", str(self.grpc_port), *args]
         self.logfile = open(self.log, "wb")
         self.proc = subprocess.Popen(cmd, cwd=str(MODELS / model), env=full_env, stdout=self.logfile,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         self.channels: list[grpc.Channel] = []
 
     def output(self) -> str:
