@@ -333,20 +333,24 @@ class DataPlane(KServeProtocols):
                     if not is_seldon_not_implemented(e):
                         raise
             if m.health_status is None:
-                return {"strData": "healthy", "meta": {}}
+                return {"strData": "healthy", "meta": self._health_meta()}
             try:
                 result = m.health_status()
             except Exception as e:
                 if is_seldon_not_implemented(e):
-                    return {"strData": "not implemented - assuming healthy", "meta": {}}
+                    return {"strData": "not implemented - assuming healthy", "meta": self._health_meta()}
                 raise
             body = encode_payload(unwrap(result)[0], None, m.names_for)
-            body["meta"] = {}
+            body["meta"] = self._health_meta()
             return body
         except MicroserviceError:
             raise
         except Exception as e:
             raise self._user_error(e, "health_status") from e
+
+    def _health_meta(self) -> dict:
+        # only requestPath: no tags() / metrics() on probes
+        return {"requestPath": dict(self._request_path)} if self._request_path else {}
 
     def seldon_metadata(self) -> dict:
         self.check_ready()

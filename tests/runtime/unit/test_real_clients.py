@@ -199,6 +199,12 @@ SELDON_METHOD_CASES = [
      {"request": {"data": {"names": ["x"], "ndarray": [[1, 2]]}}, "reward": 0.5, "response": {"meta": {"routing": {"0": 1}}}}),
     ("seldon_shim", "ShimModel", "predict", "predict", {"data": {"ndarray": [[1.0]]}, "meta": {"tags": {"r": 1}}}),
     ("identity", "Identity", "health_status", "health", None),
+    ("full", "FullModel", "predict", "predict", {"data": {"ndarray": [[1.0, 2.0]]}, "meta": {
+        "metrics": [{"type": "COUNTER", "key": "upstream", "value": 3.0}], "requestPath": {"up": "u:1"}}}),
+    ("identity", "Identity", "transform_input", "transform-input",
+     {"data": {"tensor": {"shape": [2], "values": [1, 2]}}, "meta": {"requestPath": {"a": "b"}}}),
+    ("combiner", "Combiner", "aggregate", "aggregate", [{"data": {"tensor": {"shape": [1], "values": [1.0]}}},
+                                                        {"data": {"tensor": {"shape": [1], "values": [3.0]}}}]),
     ("seldon_shim", "ShimModel", "health_status", "health", None),
 ]
 
@@ -208,14 +214,22 @@ def test_dataplane_matches_seldon_core_methods(seldon_python: Path, tmp_path: Pa
     (The shim fixture imports the real seldon_core in that venv.)"""
     fixtures = Path(__file__).parent.parent / "fixtures"
     cases = [{"folder": f, "class": c, "method": m, "request": r} for f, c, m, _, r in SELDON_METHOD_CASES]
+    # the same cases again as a named unit in a graph: requestPath and feedback routing key
+    env = {"PREDICTIVE_UNIT_ID": "unit1", "PREDICTIVE_UNIT_IMAGE": "repo/img:0.1"}
+    cases += [dict(c, env=env) for c in cases]
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     theirs = json.loads(run(seldon_python, str(SCRIPTS / "seldon_methods_ref.py"), str(fixtures),
                             str(tmp_path / "cases.json")).splitlines()[-1])
-    for (folder, cls, _, ours_method, request), expected in zip(SELDON_METHOD_CASES, theirs):
-        dp = make_dp(folder, cls)
+    assert len(theirs) == 2 * len(SELDON_METHOD_CASES)
+    for case, expected in zip(cases, theirs):
+        folder, cls, request = case["folder"], case["class"], case["request"]
+        ours_method = next(o for f, c, m, o, _ in SELDON_METHOD_CASES if m == case["method"])
+        env = case.get("env") or {}
+        dp = make_dp(folder, cls, predictive_unit_id=env.get("PREDICTIVE_UNIT_ID"),
+                     predictive_unit_image=env.get("PREDICTIVE_UNIT_IMAGE"))
         got = dp.seldon_health_status() if ours_method == "health" else dp.seldon(ours_method, request)
         ours = json.loads(orjson.dumps(got, option=orjson.OPT_SERIALIZE_NUMPY, default=seldon_codec.json_default))
-        assert ours == _without_method_label(expected), (folder, ours_method, request)
+        assert ours == _without_method_label(expected), (folder, ours_method, request, env)
 
 
 def _without_method_label(response: dict) -> dict:

@@ -1,5 +1,5 @@
 """Run with the seldon-core venv's python (no modelpack import); argv: <fixtures dir> <cases.json>.
-For each case {folder, class, method, request, unit_id} construct the fixture class, call load()
+For each case {folder, class, method, request, env} construct the fixture class, call load()
 and run seldon-core's own seldon_methods.<method>, printing the JSON responses as one line."""
 import importlib
 import json
@@ -21,9 +21,12 @@ def main():
         model = getattr(importlib.import_module(case["class"]), case["class"])()
         if hasattr(model, "load"):
             model.load()
+        for key in ("PREDICTIVE_UNIT_ID", "PREDICTIVE_UNIT_IMAGE"):
+            os.environ.pop(key, None)
+        os.environ.update(case.get("env") or {})
         method, request = case["method"], case["request"]
         if method == "send_feedback":
-            resp = seldon_methods.send_feedback(model, json_to_feedback(request), case.get("unit_id") or "0", metrics)
+            resp = seldon_methods.send_feedback(model, json_to_feedback(request), os.environ.get("PREDICTIVE_UNIT_ID", "0"), metrics)
             resp = json.loads(json_format.MessageToJson(resp))
         elif method == "health_status":
             resp = seldon_methods.health_status(model, metrics)
