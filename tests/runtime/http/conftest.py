@@ -86,8 +86,9 @@ def start() -> Iterator:
         return server
 
     yield _start
-    for s in servers:
-        s.stop()
+    codes = {s.url: s.stop() for s in servers}
+    # every server must shut down cleanly on SIGTERM (master exit code 0)
+    assert all(code == 0 for code in codes.values()), codes
 
 
 @pytest.fixture(scope="module")
