@@ -35,10 +35,15 @@ def over_rest(server, case: Case) -> tuple[int, Any]:
 
 
 def _seldon_json(msg: Any) -> dict:
-    d = json_format.MessageToDict(msg)
-    if "data" in d:  # proto3 cannot send an empty repeated field: REST's "names": [] is implied
-        d["data"].setdefault("names", [])
-    return d
+    return json_format.MessageToDict(msg)
+
+
+def proto3_view(expected: Any) -> Any:
+    """`expected` as a proto3 message can carry it: an empty repeated field (data.names == [])
+    is not on the wire, so it is absent after the gRPC round trip."""
+    if isinstance(expected, dict) and isinstance(expected.get("data"), dict) and expected["data"].get("names") == []:
+        expected = dict(expected, data={k: v for k, v in expected["data"].items() if k != "names"})
+    return expected
 
 
 def _v2_request(case: Case) -> v2.ModelInferRequest:
@@ -100,7 +105,7 @@ def test_rest_and_grpc_give_the_expected_answer(echo, case: Case):
     assert http_status == 200, rest
     assert grpc_status == "OK", got
     assert _plain(rest) == case.expected
-    assert _plain(got) == case.expected
+    assert _plain(got) == (proto3_view(case.expected) if case.protocol == "seldon" else case.expected)
 
 
 def test_bindata_case_is_really_binary():
