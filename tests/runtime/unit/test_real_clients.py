@@ -256,3 +256,32 @@ def test_health_differs_from_seldon_only_by_not_calling_metrics_and_tags(seldon_
                                    option=orjson.OPT_SERIALIZE_NUMPY))
     assert theirs["meta"]["tags"] == {"model": "full"} and len(theirs["meta"]["metrics"]) == 2
     assert ours == dict(theirs, meta={})
+
+
+def test_error_statuses_match_seldon_core(seldon_python: Path, tmp_path: Path, make_dp, model_dir) -> None:
+    """Same HTTP status and reason as seldon-core for the errors a client can meet (our messages
+    are more precise; seldon-core's are often empty)."""
+    bad_metric = model_dir("BadMetricM", "class BadMetricM:\n    def predict(self, X, names):\n        return X\n"
+                                         "    def metrics(self):\n        return [{'type': 'HISTO', 'key': 'k', 'value': 1}]\n")
+    bad_route = model_dir("BadRouteM", "class BadRouteM:\n    def route(self, X, names):\n        return 'left'\n")
+    cases = [
+        ("identity", "Identity", "route", "route", {"data": {"ndarray": [1]}}),
+        ("identity", "Identity", "aggregate", "aggregate", [{"data": {"ndarray": [1]}}]),
+        ("identity", "Identity", "predict", "predict", {"foo": 1}),
+        ("raising", "Raising", "predict", "predict", {"strData": "boom"}),
+        ("seldon_shim", "ShimModel", "predict", "predict", {"strData": "teapot"}),
+        (bad_metric, "BadMetricM", "predict", "predict", {"data": {"ndarray": [1]}}),
+        (bad_route, "BadRouteM", "route", "route", {"data": {"ndarray": [1]}}),
+        ("feedback", "FeedbackModel", "send_feedback", "send-feedback", {"bogus": 1}),
+    ]
+    fixtures = Path(__file__).parent.parent / "fixtures"
+    (tmp_path / "cases.json").write_text(json.dumps(
+        [{"folder": str(f), "class": c, "method": m, "request": r} for f, c, m, _, r in cases]))
+    theirs = json.loads(run(seldon_python, str(SCRIPTS / "seldon_methods_ref.py"), str(fixtures),
+                            str(tmp_path / "cases.json")).splitlines()[-1])
+    for (folder, cls, _, method, request), expected in zip(cases, theirs):
+        with pytest.raises(Exception) as ei:
+            make_dp(folder, cls).seldon(method, request)
+        err = ei.value
+        assert [err.status_code, err.reason] == expected["error"], (cls, method, request, err.message)
+        assert err.message  # never an empty explanation
