@@ -232,7 +232,7 @@ def load_spec(options: BuildOptions) -> BuildSpec:
     warnings = list(deps.warnings) + warnings + ([size_warning] if size_warning else [])
     digest = source_digest(root, files)
     model_name = model_entry.value
-    labels = [(f"{OCI_PREFIX}title", model_name)]
+    labels = [(f"{OCI_PREFIX}title", model_name), (f"{OCI_PREFIX}base.name", base_image)]
     if fetched.url:
         labels.append((f"{OCI_PREFIX}source", fetched.url))
     if fetched.revision:
