@@ -204,13 +204,14 @@ def settings_from_args(argv: Sequence[str], env: Mapping[str, str],
     jaeger = sorted(k for k in env if k.startswith(IGNORED_ENV_PREFIXES))
     if jaeger:
         warn(f"{', '.join(jaeger)}: accepted and ignored (no Jaeger tracing in modelpack)")
-    if args.persistence not in (0, None, "", "0"):
+    persistence = _int("--persistence", args.persistence) if args.persistence not in (None, "") else 1
+    if persistence:
         warn("--persistence: ignored (deprecated in Seldon too)")
     filter_env = env.get("FILTER_METRICS_ACCESS_LOGS")
     return Settings(
         interface_name=args.interface_name,
         service_type=args.service_type,
-        persistence=1 if args.persistence not in (0, None, "", "0") else 0,
+        persistence=persistence,
         parameters=parameters,
         model_uri=env.get("MODEL_URI") or None,
         workdir=os.getcwd(),

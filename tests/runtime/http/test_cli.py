@@ -101,6 +101,7 @@ def test_own_flags() -> None:
     ("Model --workers abc", {}, "--workers: 'abc' is not an integer"),
     ("Model", {"GUNICORN_WORKERS": "x"}, "--workers: 'x' is not an integer"),
     ("Model --workers 0", {}, "--workers: 0 is below the minimum 1"),
+    ("Model --persistence yes", {}, "--persistence: 'yes' is not an integer"),
     ("Model --http-port 70000", {}, "--http-port: 70000 is not a TCP port"),
     ("Model", {"PREDICTIVE_UNIT_PARAMETERS": "[{"}, "PREDICTIVE_UNIT_PARAMETERS: '[{' is not valid JSON"),
     ("Model --parameters {}", {}, "--parameters: '{}' must be a JSON list"),
