@@ -49,6 +49,10 @@ class Layout:
     pip_env: tuple[tuple[str, str], ...]  # inline env of the pip RUN lines: (NAME, shell expr)
 
     @property
+    def runtime_wheel_name(self) -> str:
+        return self.runtime_wheel.rsplit("/", 1)[1]
+
+    @property
     def has_deps(self) -> bool:
         return bool(self.requirement_args or self.install_wheels)
 
