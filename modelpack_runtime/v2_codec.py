@@ -260,6 +260,11 @@ def decode_request(body: bytes, header_length: int | None = None) -> InferReques
                 raise _bad(f"{where} has both 'data' and parameters.binary_data_size; send one of them")
             if not isinstance(size, int) or isinstance(size, bool) or size < 0:
                 raise _bad(f"{where}: binary_data_size must be a non-negative integer, got {size!r}")
+            if header_length is None:
+                raise _bad(
+                    f"{where} has parameters.binary_data_size but the request has no Inference-Header-Content-Length"
+                    " header; send the JSON length in that header, followed by the binary data"
+                )
             if offset + size > len(tail):
                 raise _bad(
                     f"{where}: binary_data_size {size} runs past the end of the body ({len(tail) - offset} bytes left)"

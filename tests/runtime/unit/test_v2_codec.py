@@ -160,6 +160,12 @@ def test_binary_errors(raw: bytes, header_delta: int, params: dict, fragment: st
     assert fragment in ei.value.message
 
 
+def test_binary_without_header_length_explains() -> None:
+    head = body({"name": "x", "shape": [1], "datatype": "FP32", "parameters": {"binary_data_size": 4}})
+    with pytest.raises(MicroserviceError, match="no Inference-Header-Content-Length header"):
+        v2.decode_request(head + b"\x00" * 4, None)
+
+
 def test_binary_and_data_together_is_an_error() -> None:
     head = body({"name": "x", "shape": [1], "datatype": "FP32", "data": [1], "parameters": {"binary_data_size": 4}})
     with pytest.raises(MicroserviceError, match="both 'data' and parameters.binary_data_size"):
