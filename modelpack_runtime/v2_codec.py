@@ -234,7 +234,9 @@ def decode_request(body: bytes, header_length: int | None = None) -> InferReques
     try:
         doc = orjson.loads(head)
     except orjson.JSONDecodeError as e:
-        raise _bad(f"the V2 request is not valid JSON: {e}") from None
+        hint = "" if header_length is not None else (
+            "; a body with binary tensor data needs the Inference-Header-Content-Length header")
+        raise _bad(f"the V2 request is not valid JSON: {e}{hint}") from None
     if not isinstance(doc, dict):
         raise _bad(f"the V2 request must be a JSON object, got {type(doc).__name__}")
     raw_inputs = doc.get("inputs")

@@ -163,6 +163,8 @@ def test_binary_errors(raw: bytes, header_delta: int, params: dict, fragment: st
 def test_binary_without_header_length_explains() -> None:
     head = body({"name": "x", "shape": [1], "datatype": "FP32", "parameters": {"binary_data_size": 4}})
     with pytest.raises(MicroserviceError, match="no Inference-Header-Content-Length header"):
+        v2.decode_request(head, None)
+    with pytest.raises(MicroserviceError, match="not valid JSON.*needs the Inference-Header-Content-Length header"):
         v2.decode_request(head + b"\x00" * 4, None)
 
 
