@@ -141,6 +141,15 @@ def _check_parameters(raw: str, source: str) -> str:
                        '[{"name":"alpha","value":"0.5","type":"FLOAT"}]') from None
     if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
         raise CliError(f"{source}: {raw!r} must be a JSON list of objects with name, value and type")
+    # Seldon fails at start on a bad typed value too; say so now rather than as a not-ready worker.
+    from .errors import BadParameter
+    from .usermodel import parse_parameters
+
+    try:
+        parse_parameters(raw)
+    except BadParameter as exc:
+        # the message names PREDICTIVE_UNIT_PARAMETERS; name the flag instead when it came from there
+        raise CliError(exc.message.replace("PREDICTIVE_UNIT_PARAMETERS", source)) from None
     return raw
 
 
