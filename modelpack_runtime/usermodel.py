@@ -49,7 +49,7 @@ def _cast(name: str, value: Any, type_: str) -> Any:
     if type_ == "BOOL":
         return value if isinstance(value, bool) else _strtobool(str(value))
     if type_ == "INT":
-        if isinstance(value, float) or isinstance(value, bool):
+        if isinstance(value, (float, bool)):  # 1.5 would silently become 1
             raise ValueError(value)
         return int(value)
     if type_ in ("FLOAT", "DOUBLE"):
@@ -105,17 +105,12 @@ def parse_parameters(text: str | None) -> dict[str, Any]:
     return params
 
 
-def model_uri_to_path(uri: str) -> str:
-    """A local path for `uri`: `file://` is stripped; other schemes are not supported yet."""
-    if uri.startswith("file://"):
-        return uri[len("file://"):]
-    scheme, sep, _ = uri.partition("://")
-    if sep:
-        raise BadParameter(
-            f"model_uri {uri!r} uses the {scheme}:// scheme, which modelpack does not download;"
-            " mount the model files and set MODEL_URI to a local path or a file:// URI"
-        )
-    return uri
+def model_uri_to_path(uri: str, sha256: str | None = None) -> str:
+    """A local path for `uri`: local paths and file:// as they are, http(s)/s3/gs downloaded once
+    (modelpack_runtime.model_uri.resolve). Raises BadParameter naming the URI and the fix."""
+    from .model_uri import resolve
+
+    return resolve(uri, sha256=sha256)
 
 
 def _add_to_path(path: str) -> None:
@@ -165,7 +160,10 @@ def construct_user_object(cls: type, parameters: dict[str, Any], model_uri: str 
     kwargs = dict(parameters)
     uri = kwargs.get("model_uri", model_uri)
     if uri:
-        path = model_uri_to_path(str(uri))  # BadParameter for unsupported schemes
+        sha256 = kwargs.get("model_uri_sha256")
+        if "model_uri_sha256" in kwargs and not _accepts(cls, "model_uri_sha256"):
+            del kwargs["model_uri_sha256"]  # a modelpack parameter, not the class's
+        path = model_uri_to_path(str(uri), sha256)  # BadParameter for a failed download
         if "model_uri" in kwargs or _accepts(cls, "model_uri"):
             kwargs["model_uri"] = path
     try:

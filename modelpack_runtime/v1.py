@@ -22,7 +22,7 @@ V2_EXTENSIONS = ["binary_tensor_data"]
 
 def _route_result(route: Callable) -> Callable[[Any, list, Any], Any]:
     def call(X: Any, names: list, meta: Any) -> Any:
-        data, tags, metrics = unwrap(route(X, names, meta))
+        data, _tags, metrics = unwrap(route(X, names, meta))
         return _Result(np.array([route_branch(data)], dtype=np.int64), metrics)
 
     return call
