@@ -167,3 +167,24 @@ def test_no_access_log_by_default(start) -> None:
     requests.post(s.url + "/predict", json=ND)
     time.sleep(0.3)
     assert "POST /predict" not in s.output()
+
+
+def test_port_in_use_is_one_clear_line(tmp_path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from .conftest import MODELS, REPO, free_port
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        for flag, extra in (("--http-port", ()), ("--grpc-port", ("--http-port", str(free_port())))):
+            r = subprocess.run([sys.executable, "-m", "modelpack_runtime", "Model", "--host", "127.0.0.1", flag,
+                                str(port), "--metrics-port", str(free_port()), *extra],
+                               cwd=MODELS / "rowsum", capture_output=True, text=True, timeout=30,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+            assert r.returncode == 1, (flag, r.stderr)
+            last = r.stderr.strip().splitlines()[-1]
+            assert last.startswith("modelpack-microservice: error: cannot") and str(port) in last, (flag, last)
