@@ -214,10 +214,11 @@ def test_large_float_json_decodes_fast() -> None:
 
     data = np.random.rand(1000, 100).tolist()
     raw = body({"name": "x", "shape": [1000, 100], "datatype": "FP32", "data": data})
-    start = time.perf_counter()
-    for _ in range(5):
+    per_call = float("inf")
+    for _ in range(5):  # best of 5: other processes on a shared machine only add time
+        start = time.perf_counter()
         t = v2.decode_request(raw).inputs[0]
-    per_call = (time.perf_counter() - start) / 5
+        per_call = min(per_call, time.perf_counter() - start)
     assert t.data.shape == (1000, 100) and t.data.dtype == np.float32
     # orjson parse + one np.array call: a per-element Python loop would take far longer
     assert per_call < 0.05, per_call
