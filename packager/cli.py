@@ -183,6 +183,7 @@ def build(
         "text", "--output", help="text | json (image id, tags, size, digest, duration)"
     ),
     push: bool = typer.Option(False, "--push", help="push every tag after the build"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="check the source, print the Dockerfile"),
 ) -> None:
     """Build SRC into the image IMAGE."""
     from .pipeline import execute, plan
@@ -214,6 +215,11 @@ def build(
     the_plan = plan(options)
     if progress != "quiet":
         typer.echo(the_plan.summary(), err=True)
+    if dry_run:
+        for warning in the_plan.spec.warnings:
+            _warn(warning)
+        typer.echo(the_plan.dockerfile, nl=False)
+        return
     outcome = execute(the_plan)
     if output == "json":
         typer.echo(json.dumps(outcome.as_json()))
