@@ -170,8 +170,16 @@ def construct_user_object(cls: type, parameters: dict[str, Any], model_uri: str 
         return cls(**kwargs)
     except (Exception, SystemExit) as e:  # sys.exit() in user code must not kill the worker
         raise ModelSetupError(
-            f"constructing {cls.__name__}(**{kwargs!r}) raised {type(e).__name__}: {e}"
+            f"constructing {cls.__name__}(**{_shown(kwargs)!r}) raised {type(e).__name__}: {e}"
         ) from e
+
+
+_SECRET_WORDS = ("pass", "secret", "token", "key", "credential", "auth")
+
+
+def _shown(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The constructor arguments for a message: values of secret-looking names are hidden."""
+    return {k: "***" if any(w in k.lower() for w in _SECRET_WORDS) else v for k, v in kwargs.items()}
 
 
 def own_hook(obj: Any, name: str) -> Callable | None:

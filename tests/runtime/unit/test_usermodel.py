@@ -65,6 +65,13 @@ def test_constructor_failure_is_recorded_in_plain_words(make_dp) -> None:
     assert "missing 2 required positional arguments" in dp.failure
 
 
+def test_constructor_failure_hides_secret_looking_values(make_dp, model_dir) -> None:
+    d = model_dir("Secretive", "class Secretive:\n    def __init__(self, api_key, n):\n        raise ValueError('no')\n")
+    params = '[{"name": "api_key", "value": "s3cr3t", "type": "STRING"}, {"name": "n", "value": "2", "type": "INT"}]'
+    dp = make_dp(d, "Secretive", parameters=params)
+    assert dp.failure == "constructing Secretive(**{'api_key': '***', 'n': 2}) raised ValueError: no"
+
+
 def test_import_failures(make_dp, model_dir) -> None:
     dp = make_dp("identity", "Nope")
     assert not dp.ready and "importing module 'Nope'" in dp.failure and "ModuleNotFoundError" in dp.failure
