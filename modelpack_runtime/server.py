@@ -124,7 +124,21 @@ def _serve_worker(settings: Settings, sock: socket.socket, index: int) -> None:
         limit_max_requests=(settings.max_requests + random.randint(0, settings.max_requests_jitter)
                             if settings.max_requests else None),
         timeout_graceful_shutdown=max(int(settings.graceful_timeout), 1))
-    server = uvicorn.Server(config)
+    grpc_stopper: list[threading.Thread] = []
+
+    def stop_grpc() -> None:
+        # gRPC drains at the same time as uvicorn, so both fit in one graceful_timeout
+        if grpc is not None and not grpc_stopper:
+            t = threading.Thread(target=grpc.stop, args=(settings.graceful_timeout,), name="grpc-stop")
+            t.start()
+            grpc_stopper.append(t)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            stop_grpc()
+
+    server = Server(config)
     # uvicorn re-raises the signal it caught once it has shut down; exit 0 instead of dying by it.
     signal.signal(signal.SIGTERM, lambda *_: None)
     signal.signal(signal.SIGINT, lambda *_: None)
@@ -133,8 +147,9 @@ def _serve_worker(settings: Settings, sock: socket.socket, index: int) -> None:
         grpc = _start_grpc(settings, dataplane, metrics, index)
         server.run(sockets=[sock])
     finally:
-        if grpc is not None:
-            grpc.stop(settings.graceful_timeout)
+        stop_grpc()  # no-op if a signal already started it; needed after max-requests recycling
+        for t in grpc_stopper:
+            t.join(settings.graceful_timeout + 1)
         app.close()
 
 
