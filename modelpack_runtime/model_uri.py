@@ -2,7 +2,7 @@
 
 Schemes: a local path and file:// (returned as they are); http(s):// (downloaded once at start into a
 cache folder, archives unpacked, optional sha256 check); s3:// and gs:// through optional packages
-(boto3, google-cloud-storage: `pip install modelpack-runtime[s3]` / `[gs]`).
+(boto3, google-cloud-storage: in the model's requirements.txt, or `pip install modelpack[s3]` / `[gs]`).
 
 Every failure raises BadParameter with one line naming the URI (password redacted), what went wrong
 and the fix; the data plane reports it in /health/status, readiness (503) and the log.
@@ -206,6 +206,7 @@ def _fetch_cloud(scheme: str, uri: str, work: Path, digest: str | None) -> None:
     """Download s3://bucket/prefix or gs://bucket/prefix (one object or every object under it)."""
     bucket, _, prefix = uri.split("://", 1)[1].partition("/")
     extra = "s3" if scheme == "s3" else "gs"
+    package = "boto3" if scheme == "s3" else "google-cloud-storage"
     try:
         if scheme == "s3":
             import boto3  # type: ignore[import-not-found]
@@ -213,8 +214,8 @@ def _fetch_cloud(scheme: str, uri: str, work: Path, digest: str | None) -> None:
             from google.cloud import storage  # type: ignore[import-not-found]
     except ImportError:
         raise BadParameter(
-            f"model_uri {redact_uri(uri)}: {scheme}:// needs {'boto3' if scheme == 's3' else 'google-cloud-storage'};"
-            f" add modelpack-runtime[{extra}] (or that package) to requirements.txt"
+            f"model_uri {redact_uri(uri)}: {scheme}:// needs {package}, which is not installed;"
+            f" add {package} to the model's requirements.txt (on the host: pip install modelpack[{extra}])"
         ) from None
     try:
         if scheme == "s3":

@@ -149,7 +149,7 @@ def test_broken_archive(server: str, tmp_path: Path) -> None:
 
 
 def test_cloud_schemes_without_sdk_name_the_extra(tmp_path: Path) -> None:
-    with pytest.raises(BadParameter, match=r"gs:// needs google-cloud-storage; add modelpack-runtime\[gs\]"):
+    with pytest.raises(BadParameter, match=r"gs:// needs google-cloud-storage, which is not installed; add google-cloud-storage to the model's requirements.txt"):
         resolve("gs://bucket/model", cache_dir=str(tmp_path))
     with pytest.raises(BadParameter, match="unsupported scheme ftp://"):
         resolve("ftp://host/model", cache_dir=str(tmp_path))

@@ -3,6 +3,8 @@ and compared with the framework's own output; missing files and wrong model type
 from __future__ import annotations
 
 import pickle
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,14 @@ SERVERS = {
 }
 FRAMEWORK_MODULE = {"joblib": "sklearn", "pickle": "sklearn", "xgboost": "xgboost", "lightgbm": "lightgbm",
                     "onnx": "onnxruntime", "mlflow": "mlflow"}
+
+
+@pytest.fixture(autouse=True)
+def _restore_sys_path() -> Iterator[None]:
+    # DataPlane.construct appends the workdir and the shim folder to sys.path; other tests check its order
+    saved = list(sys.path)
+    yield
+    sys.path[:] = saved
 
 
 def _dp(kind: str, model_uri: str | None, parameters: str = "[]") -> DataPlane:

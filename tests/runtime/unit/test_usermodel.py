@@ -121,7 +121,7 @@ def test_model_uri_remote_scheme_is_a_clear_failure(make_dp) -> None:
     dp = make_dp("model_uri", "UriModel", model_uri="s3://bucket/model")
     assert not dp.ready
     # issue 7: s3:// is downloaded through the optional boto3 (absent here): the failure names the extra
-    assert "model_uri s3://bucket/model: s3:// needs boto3" in dp.failure and "modelpack-runtime[s3]" in dp.failure
+    assert "model_uri s3://bucket/model: s3:// needs boto3" in dp.failure and "add boto3 to the model's requirements.txt" in dp.failure
 
 
 def test_load_called_once_and_failure_reported(make_dp) -> None:
