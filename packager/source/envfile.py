@@ -95,7 +95,7 @@ def parse_env_text(text: str, label: str, *, committed: bool) -> list[EnvEntry]:
 
 def read_env_file(path: Path, label: str, *, committed: bool) -> list[EnvEntry]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # tolerate a BOM (Windows editors)
     except UnicodeDecodeError as exc:
         raise SourceError(
             f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})", "save the file as UTF-8"

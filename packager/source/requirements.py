@@ -131,7 +131,7 @@ class _Scanner:
         if rel not in self.scan.local_paths:
             self.scan.local_paths.append(rel)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # tolerate a BOM (Windows editors)
         except (OSError, UnicodeDecodeError) as exc:
             raise SourceError(f"{where_from or rel}: cannot read {rel} ({exc})", "check the file") from None
         for number, line in _logical_lines(text):

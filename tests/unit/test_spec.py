@@ -182,3 +182,12 @@ def test_git_url_with_context_dir(tmp_path: Path) -> None:
         )  # a Path-mangled URL works too
     with pytest.raises(SourceError, match="git clone failed"):
         load_spec(BuildOptions(src=f"file://{tmp_path}/missing-repo"))
+
+
+def test_bom_and_crlf_env_file_and_env_file_inside_source_not_copied(tmp_path: Path) -> None:
+    src = source(tmp_path)
+    (src / ".s2i" / "environment").write_bytes("\ufeffMODEL_NAME=Model\r\nA=1\r\n".encode())
+    (src / "local.env").write_text("B=2\n")
+    spec = load_spec(BuildOptions(src=src, env_file=src / "local.env"))
+    assert dict(spec.runtime_env)["A"] == "1" and dict(spec.runtime_env)["B"] == "2"
+    assert [f.rel for f in spec.files] == ["Model.py"]
