@@ -122,7 +122,9 @@ def import_user_class(interface_name: str, workdir: str = ".") -> type:
     """Import MODEL_NAME ("Model" or "pkg.mod.Cls") with workdir appended to sys.path (as Seldon
     does), then the shim folder LAST so that a real seldon-core wins over our fallback."""
     _add_to_path(os.path.abspath(workdir))
-    _add_to_path(SHIM_DIR)
+    if SHIM_DIR in sys.path:  # keep it last even if something appended after it
+        sys.path.remove(SHIM_DIR)
+    sys.path.append(SHIM_DIR)
     if "." in interface_name:
         module_name, class_name = interface_name.rsplit(".", 1)
     else:
