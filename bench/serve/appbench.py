@@ -91,10 +91,10 @@ def main(argv: list[str]) -> int:
     print("| variant | " + " | ".join(c.name for c in cases) + " |")
     print("|---|" + "---:|" * len(cases))
     for label, make in variants.items():
-        app = make()
         cells = []
         for case in cases:
-            us, _ = uvloop.run(_measure(app, case, seconds if case.size == "small" else seconds * 2))
+            # a fresh app per case: the inline policy keeps per-route state, and the cases share routes
+            us, _ = uvloop.run(_measure(make(), case, seconds if case.size == "small" else seconds * 2))
             cells.append(f"{us:.1f}")
         print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
     return 0
