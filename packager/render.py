@@ -45,8 +45,13 @@ class Layout:
     requirement_args: tuple[str, ...]  # `-r FILE` arguments, relative to DEPS_WORKDIR
     install_wheels: bool  # no manifests: install every local wheel
     project_from_source: bool  # project deps not literal: install `.` from a copy
-    secret_args: tuple[str, ...]  # ARG names
-    pip_env: tuple[tuple[str, str], ...]  # inline env of the pip RUN lines: (NAME, shell expr)
+    secret_args: tuple[str, ...]  # every build-only ARG name
+    pip_env: tuple[tuple[str, str], ...]  # inline env of the dependency pip RUN: (NAME, shell expr)
+    # Index settings (and the CA) are declared before the runtime install, which needs the index
+    # too; tokens only before the dependency install, so changing a token keeps the runtime layer.
+    index_args: tuple[str, ...] = ()
+    token_args: tuple[str, ...] = ()
+    runtime_pip_env: tuple[tuple[str, str], ...] = ()
 
     @property
     def runtime_wheel_name(self) -> str:
@@ -83,6 +88,9 @@ def plan_layout(spec: BuildSpec) -> Layout:
             expr = '"' + " ".join(f"${n}" for n in [name, *alias_sources]) + '"'
         pip_env.append((target, expr))
     pip_env = sorted(set(pip_env), key=lambda kv: kv[0])
+    index_args = tuple(sorted(n for n in names if n.upper() in c.BUILD_ONLY_KEYS))
+    token_args = tuple(sorted(n for n in names if n not in index_args))
+    runtime_env = [(k, v) for k, v in pip_env if k == "PIP_CERT" or k.upper() in c.BUILD_ONLY_KEYS]
     return Layout(
         f"{c.CTX_MODELPACK}/{_wheel_name()}",
         c.CTX_CA_FILE if spec.ca_cert else None,
@@ -92,6 +100,9 @@ def plan_layout(spec: BuildSpec) -> Layout:
         deps.project is not None and deps.project.dependencies is None,
         tuple(sorted(names)),
         tuple(pip_env),
+        index_args,
+        token_args,
+        tuple(runtime_env),
     )
 
 
