@@ -81,8 +81,11 @@ def test_no_secret_in_image_or_output(private_build, docker_client: docker.Docke
     tag, result, _seen, needles = private_build
     assert result.returncode == 0, result.explain()
     # every byte of `docker save`: layer tars, image config (env, labels, history), manifest
-    found = scan_stream(docker_client.api.get_image(tag, chunk_size=1 << 20), needles)
-    assert not found, f"found in the saved image: {sorted(found)}"
+    # positive control: the private package's source, installed in the venv layer, must be found,
+    # which proves the scan reads the layers' file contents
+    control = {"control": b"SECRET_SAUCE = 7"}
+    found = scan_stream(docker_client.api.get_image(tag, chunk_size=1 << 20), {**needles, **control})
+    assert found == {"control"}, f"found in the saved image: {sorted(found - {'control'})}"
     meta = json.dumps(docker_client.api.inspect_image(tag)) + json.dumps(docker_client.api.history(tag))
     assert not scan_stream([meta.encode()], needles)
     for name in ("password", "index url"):
