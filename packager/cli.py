@@ -37,6 +37,11 @@ Exit codes:
   7  dependency lock failed or is stale"""
 
 
+def _one_line(text: str) -> str:
+    # messages quoting tool output (git, pip, OSError) may hold line breaks; the contract is one line
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
 class _Group(TyperGroup):
     """Runs click non-standalone so that errors reach `main()`'s single handler."""
 
@@ -63,14 +68,14 @@ class _Group(TyperGroup):
             exc.show()
             sys.exit(exc.exit_code)
         except ModelpackError as exc:
-            typer.echo(f"error: {redact(str(exc))}", err=True)
+            typer.echo(f"error: {_one_line(redact(str(exc)))}", err=True)
             sys.exit(exc.exit_code)
         except SystemExit:
             raise
         except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into a line
             if os.environ.get(DEBUG_ENV) == "1":
                 traceback.print_exc()
-            line = redact(str(exc).splitlines()[0] if str(exc) else "")
+            line = _one_line(redact(str(exc)))
             typer.echo(
                 f"error: internal error: {type(exc).__name__}: {line} (this is a bug; please report it; "
                 f"set {DEBUG_ENV}=1 for the traceback)",
@@ -290,7 +295,7 @@ def usage(builder: Optional[str] = typer.Argument(None, help="builder name (defa
     typer.echo("\n" + EXIT_CODES.replace("\b\n", ""))
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 def builders() -> None:
     """List the built-in builders."""
     for b in builtin_builders():
