@@ -31,6 +31,16 @@ class Builder:
     pythons: tuple[str, ...]
     dockerfile: str  # template file name inside `directory`
     usage: str  # usage file name inside `directory`
+    source: str | None = None  # pre-packaged builders: the model source folder shipped in `directory`
+    template_dir: Path | None = None  # `template_from: NAME`: use that sibling builder's template
+
+    @property
+    def dockerfile_dir(self) -> Path:
+        return self.template_dir or self.directory
+
+    @property
+    def source_dir(self) -> Path | None:
+        return self.directory / self.source if self.source else None
 
     def base_image_for(self, python: str) -> str:
         return self.base_image.replace("{python}", python)
@@ -61,10 +71,14 @@ def _load(directory: Path) -> Builder:
         tuple(str(p) for p in raw["pythons"]),
         str(raw.get("dockerfile", "Dockerfile.j2")),
         str(raw.get("usage", "usage.md")),
+        str(raw["source"]) if raw.get("source") else None,
+        directory.parent / str(raw["template_from"]) if raw.get("template_from") else None,
     )
-    for name in (builder.dockerfile, builder.usage):
-        if not (directory / name).is_file():
+    for name, where in ((builder.dockerfile, builder.dockerfile_dir), (builder.usage, directory)):
+        if not (where / name).is_file():
             raise SourceError(f"{path}: {name} is missing beside it", "add the file")
+    if builder.source_dir is not None and not builder.source_dir.is_dir():
+        raise SourceError(f"{path}: source folder {builder.source} is missing", "add it or drop `source:`")
     return builder
 
 

@@ -120,6 +120,12 @@ LabelOpt = typer.Option(None, "--label", metavar="K=V", help="extra image label 
 HealthOpt = typer.Option(
     False, "--healthcheck", help="add a Docker HEALTHCHECK (also MODELPACK_HEALTHCHECK=1)"
 )
+ModelDirOpt = typer.Option(
+    None, "--model-dir", help="model files baked into /mnt/models (MODEL_URI), a layer before the source"
+)
+LayoutOpt = typer.Option(
+    None, "--layout", help="seldon | prepackaged | kserve | mlserver | procfile (default: detected)"
+)
 
 
 def _pairs(raw: Optional[List[str]], flag: str) -> tuple[tuple[str, str], ...]:
@@ -167,8 +173,10 @@ def _warn(text: str) -> None:
 
 @app.command(epilog=EXIT_CODES)
 def build(
-    src: str = typer.Argument(..., help="model source folder, or git URL (URL#ref)"),
-    image: str = typer.Argument(..., help="image name, e.g. myorg/mymodel:1.0"),
+    src: str = typer.Argument(
+        ..., help="model source folder, or git URL (URL#ref); omit it with a pre-packaged --builder"
+    ),
+    image: Optional[str] = typer.Argument(None, help="image name, e.g. myorg/mymodel:1.0"),
     tag: Optional[List[str]] = typer.Option(None, "-t", "--tag", help="extra tag (repeatable)"),
     env: Optional[List[str]] = EnvOpt,
     env_file: Optional[Path] = EnvFileOpt,
@@ -189,10 +197,14 @@ def build(
     ),
     push: bool = typer.Option(False, "--push", help="push every tag after the build"),
     dry_run: bool = typer.Option(False, "--dry-run", help="check the source, print the Dockerfile"),
+    model_dir: Optional[Path] = ModelDirOpt,
+    layout: Optional[str] = LayoutOpt,
 ) -> None:
     """Build SRC into the image IMAGE."""
     from .pipeline import execute, plan
+    from .source.layout import source_for
 
+    src, image = source_for(src, image, builder)
     if progress not in ("auto", "plain", "quiet"):
         raise UsageError(f'--progress "{progress}": expected auto, plain or quiet')
     if output not in ("text", "json"):
@@ -216,10 +228,14 @@ def build(
         progress=progress,
         output=output,
         push=push,
+        model_dir=model_dir,
+        layout=layout,
     )
     the_plan = plan(options)
     if progress != "quiet":
         typer.echo(the_plan.summary(), err=True)
+        if the_plan.spec.layout is not None:
+            typer.echo(the_plan.spec.layout.describe(), err=True)
     if dry_run:
         for warning in the_plan.spec.warnings:
             _warn(warning)
@@ -246,13 +262,16 @@ def dockerfile(
     ca_cert: Optional[Path] = CaCertOpt,
     label: Optional[List[str]] = LabelOpt,
     healthcheck: bool = HealthOpt,
+    model_dir: Optional[Path] = ModelDirOpt,
+    layout: Optional[str] = LayoutOpt,
 ) -> None:
     """Render the build context (Dockerfile + files) into OUTDIR without building it."""
     from .render import render_context
     from .spec import load_spec
 
     options = _options(
-        src, (), env, env_file, context_dir, builder, python, base_image, wheels, ca_cert, label, healthcheck
+        src, (), env, env_file, context_dir, builder, python, base_image, wheels, ca_cert, label, healthcheck,
+        model_dir=model_dir, layout=layout,
     )
     spec = load_spec(options)
     for warning in spec.warnings:
@@ -293,6 +312,19 @@ def usage(builder: Optional[str] = typer.Argument(None, help="builder name (defa
     typer.echo(chosen.usage_text().rstrip("\n"))
     typer.echo("\nBuilders: " + ", ".join(b.name for b in builtin_builders()) + " (`modelpack builders`)")
     typer.echo("\n" + EXIT_CODES.replace("\b\n", ""))
+
+
+@app.command(epilog=EXIT_CODES)
+def init(
+    dest: Path = typer.Argument(..., help="new or empty folder to write the source into"),
+    from_builder: str = typer.Option(..., "--from", help="pre-packaged builder: sklearn, xgboost, ..."),
+) -> None:
+    """Write a pre-packaged server's source into DEST as a Seldon-style folder to edit and build."""
+    from .source.layout import init_from
+
+    written = init_from(from_builder, dest)
+    typer.echo(f"wrote {len(written)} files into {dest}: {', '.join(written)}")
+    typer.echo(f"edit {dest}/Model.py, then: modelpack build {dest} IMAGE --model-dir MODEL_FOLDER")
 
 
 @app.command(epilog=EXIT_CODES)

@@ -114,7 +114,7 @@ def _wheel_name() -> str:
 
 def render_dockerfile(spec: BuildSpec, layout: Layout) -> str:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(spec.builder.directory)),
+        loader=jinja2.FileSystemLoader(str(spec.builder.dockerfile_dir)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -203,6 +203,10 @@ def render_context(spec: BuildSpec, outdir: Path, *, include_secrets: bool) -> R
     layout = plan_layout(spec)
     os.chmod(build_runtime_wheel(outdir / c.CTX_MODELPACK), 0o664)
     _copy_file(data_dir("templates") / "entrypoint.sh", outdir / c.CTX_ENTRYPOINT)
+    if spec.model_dir is not None:  # --model-dir (issue 7): its own layer, before the source
+        from .source.layout import CTX_MODEL, copy_model_dir
+
+        copy_model_dir(spec.model_dir, outdir / CTX_MODEL)
     if spec.ca_cert is not None:
         _copy_file(spec.ca_cert, outdir / c.CTX_CA_FILE)
     for wheel in spec.deps.wheels:

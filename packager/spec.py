@@ -29,6 +29,7 @@ from .source.deps import Dependencies, detect_dependencies
 from .source.envfile import EnvEntry, read_env_file
 from .source.fetch import FetchedSource, fetch_source
 from .source.ignore import IgnoreRules
+from .source.layout import SourceLayout, check_model_dir, detect_layout, is_builder_source, layout_entry
 from .source.modelcheck import check_model_name
 from .source.secrets import is_build_only, is_sensitive
 from .source.tree import SourceFile, check_size, source_digest, walk_source
@@ -64,6 +65,8 @@ class BuildOptions:
     output: str = "text"  # text | json
     push: bool = False
     healthcheck: bool = False  # also MODELPACK_HEALTHCHECK=1
+    model_dir: Path | None = None  # --model-dir: model files baked into /mnt/models (issue 7)
+    layout: str | None = None  # --layout: override the detected source layout (issue 7)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class BuildSpec:
     warnings: tuple[str, ...]
     version: str = __version__
     options: BuildOptions | None = field(default=None, compare=False)
+    model_dir: Path | None = None  # --model-dir, checked (issue 7)
+    layout: SourceLayout | None = None  # the detected source layout (packager.source.layout)
 
     @property
     def source_bytes(self) -> int:
@@ -177,7 +182,21 @@ def load_spec(options: BuildOptions) -> BuildSpec:
 
     model_entry = env.get(MODEL_NAME)
     model_file = None
-    if model_entry is None or not model_entry.value:
+    layout = attempt(
+        lambda: detect_layout(
+            root,
+            present,
+            override=options.layout,
+            builder_source=is_builder_source(options.src, options.builder),
+            model_name_set=model_entry is not None and not model_entry.committed,
+        )
+    )
+    model_dir = attempt(check_model_dir, options.model_dir) if options.model_dir is not None else None
+    if layout is None:
+        pass  # the layout error says what is missing; MODEL_NAME would only repeat it
+    elif layout.name in ("kserve", "mlserver", "procfile"):
+        model_entry, model_file = layout_entry(layout, env.get(MODEL_NAME))  # no MODEL_NAME needed
+    elif model_entry is None or not model_entry.value:
         errors.append(
             f"MODEL_NAME is not set; add MODEL_NAME=Model to {S2I_ENVIRONMENT} or pass -e MODEL_NAME=Model"
         )
@@ -271,4 +290,6 @@ def load_spec(options: BuildOptions) -> BuildSpec:
         tuple(redact(w) for w in warnings),
         __version__,
         options,
+        model_dir=model_dir,
+        layout=layout,
     )

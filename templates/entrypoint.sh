@@ -7,4 +7,8 @@ cd /microservice
 if [ -x ./before-run ]; then
     ./before-run
 fi
+if [ -n "${MODELPACK_COMMAND:-}" ]; then
+    # Procfile / KServe layouts (docs/layouts.md): the web command; `docker run IMAGE ARGS` appends ARGS
+    exec /bin/sh -c "$MODELPACK_COMMAND \"\$@\"" modelpack-command "$@"
+fi
 exec modelpack-microservice "$MODEL_NAME" --service-type "$SERVICE_TYPE" --persistence "$PERSISTENCE" "$@"

@@ -9,10 +9,13 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import docker
 import docker.errors
+import docker.utils
 import requests.exceptions
+from docker.context import ContextAPI
 
 from packager.errors import DockerUnavailable, ModelpackError
 
@@ -64,21 +67,63 @@ def _ssh_kwargs() -> dict[str, bool]:
     return {}
 
 
+class _APIClient(docker.APIClient):  # type: ignore[misc]  # the SDK ships no type hints
+    """The SDK's client, with one fix: a CA file from DOCKER_CERT_PATH wins over REQUESTS_CA_BUNDLE /
+    CURL_CA_BUNDLE. requests lets those environment variables override a session's CA file, so
+    with them set (common behind TLS-inspecting proxies) a TLS daemon fails verification
+    (docker/docker-py#2433, still open)."""
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> dict[str, Any]:
+        settings: dict[str, Any] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and isinstance(self.verify, str):
+            settings["verify"] = self.verify
+        return settings
+
+
+def _client_kwargs() -> dict[str, Any]:
+    """What ``docker.from_env()`` passes to the client: DOCKER_HOST / DOCKER_TLS_VERIFY /
+    DOCKER_CERT_PATH, else the current Docker CLI context."""
+    params: dict[str, Any] = docker.utils.kwargs_from_env()
+    from_context = getattr(ContextAPI, "kwargs_from_context", None)  # docker >= 7.2
+    if "base_url" not in params and from_context is not None:
+        for key, value in from_context(environment=os.environ).items():
+            params.setdefault(key, value)
+    return params
+
+
 def connect() -> docker.APIClient:
-    """The low-level API client, already checked to answer (``/version``)."""
+    """The low-level API client, already checked to answer (``/version`` and ``/_ping``)."""
     try:
-        client = docker.from_env(timeout=API_TIMEOUT_S, **_ssh_kwargs())
-        api = client.api
+        api = _APIClient(timeout=API_TIMEOUT_S, version=None, **_ssh_kwargs(), **_client_kwargs())
         api.ping()
     except docker.errors.TLSParameterError as exc:
-        raise DockerUnavailable(
-            f"Docker TLS settings are invalid (DOCKER_TLS_VERIFY={os.environ.get('DOCKER_TLS_VERIFY', '')!r}, "
-            f"DOCKER_CERT_PATH={os.environ.get('DOCKER_CERT_PATH', '')!r}): {_short(str(exc))}",
-            hint="point DOCKER_CERT_PATH at a folder with ca.pem, cert.pem and key.pem",
-        ) from exc
+        cert_path = os.environ.get("DOCKER_CERT_PATH") or os.path.join(os.path.expanduser("~"), ".docker")
+        missing = [n for n in ("ca.pem", "cert.pem", "key.pem") if not os.path.isfile(os.path.join(cert_path, n))]
+        detail = f"{cert_path} lacks {', '.join(missing)}" if missing else str(exc)
+        raise _tls_error(detail) from exc
+    except requests.exceptions.SSLError as exc:
+        raise _tls_error(str(exc)) from exc
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        if "SSLError" in str(exc) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            raise _tls_error(str(exc)) from exc
         raise _unreachable(str(exc)) from exc
     return api
+
+
+_SSL_REASON = re.compile(r"\[SSL: [A-Z_]+\] (?P<reason>[^(']+)|(?P<alert>tlsv1 alert [a-z ]+|"
+                         r"certificate required|unknown ca|bad certificate)")
+
+
+def _tls_error(detail: str) -> DockerUnavailable:
+    match = _SSL_REASON.search(detail)
+    reason = (match["reason"] or match["alert"]).strip() if match else _short(detail)
+    return DockerUnavailable(
+        f"TLS to the Docker daemon at {describe_host()} failed: {reason} "
+        f"(DOCKER_TLS_VERIFY={os.environ.get('DOCKER_TLS_VERIFY', '')!r}, "
+        f"DOCKER_CERT_PATH={os.environ.get('DOCKER_CERT_PATH', '')!r})",
+        hint="point DOCKER_CERT_PATH at a folder with the daemon's ca.pem and your cert.pem and key.pem",
+    )
 
 
 @contextlib.contextmanager

@@ -48,3 +48,68 @@ def test_unreachable_daemon_is_exit_4_with_one_line(tmp_path: Path) -> None:
     assert len(errors) == 1, result.explain()
     assert "DOCKER_HOST=tcp://127.0.0.1:1" in errors[0] and "Connection refused" in errors[0]
     assert "start dockerd" in errors[0]
+
+
+def make_tls_material(folder: Path) -> None:
+    """ca.pem, a server cert for 127.0.0.1 (server.pem + server-key.pem), and a client cert
+    (cert.pem + key.pem): the DOCKER_CERT_PATH layout."""
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=modelpack-test-ca",
+        "-keyout", "ca-key.pem", "-out", "ca.pem")
+    (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    for name, subject, extra in (("server", "/CN=127.0.0.1", ["-extfile", "san.cnf"]), ("client", "/CN=client", [])):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{name}-key.pem", "-out", f"{name}.csr")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-days", "2", "-out", f"{name}.pem", *extra)
+    (folder / "cert.pem").write_text((folder / "client.pem").read_text())
+    (folder / "key.pem").write_text((folder / "client-key.pem").read_text())
+
+
+def test_build_through_docker_host_tls(images: Images, tmp_path: Path) -> None:
+    """DOCKER_TLS_VERIFY + DOCKER_CERT_PATH: a TLS endpoint that demands a client certificate,
+    with REQUESTS_CA_BUNDLE set as well (which the SDK alone would let override ca.pem)."""
+    images.example("minimal")
+    make_tls_material(tmp_path)
+    port = free_port()
+    log = tmp_path / "socat.log"
+    with open(log, "w") as fh:
+        proxy = subprocess.Popen(
+            ["socat", "-d", "-d",
+             f"OPENSSL-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr,cert={tmp_path / 'server.pem'},"
+             f"key={tmp_path / 'server-key.pem'},cafile={tmp_path / 'ca.pem'},verify=1",
+             "UNIX-CONNECT:/var/run/docker.sock"], stderr=fh)
+    try:
+        for _ in range(50):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        tls_env = {"DOCKER_HOST": f"tcp://127.0.0.1:{port}", "DOCKER_TLS_VERIFY": "1",
+                   "DOCKER_CERT_PATH": str(tmp_path),
+                   # set on purpose: the SDK alone lets it override ca.pem (docker-py#2433)
+                   "REQUESTS_CA_BUNDLE": images.infra.ca_cert}
+        _tag, result = images.build(EXAMPLES / "minimal", "via-tls", env=tls_env)
+        # without a client certificate the same endpoint refuses: exit 4, one line
+        no_cert = tmp_path / "no-client-cert"
+        no_cert.mkdir()
+        (no_cert / "ca.pem").write_text((tmp_path / "ca.pem").read_text())
+        refused = run_cli("build", str(EXAMPLES / "minimal"), "modelpack-it/no-cert:x", "--base-image",
+                          images.infra.base_image, env={**tls_env, "DOCKER_CERT_PATH": str(no_cert)})
+        # a CA that did not sign the daemon's certificate: verification fails, exit 4
+        other_ca = tmp_path / "other-ca"
+        other_ca.mkdir()
+        make_tls_material(other_ca)
+        wrong_ca = run_cli("build", str(EXAMPLES / "minimal"), "modelpack-it/wrong-ca:x", "--base-image",
+                           images.infra.base_image, env={**tls_env, "DOCKER_CERT_PATH": str(other_ca)})
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)
+    assert result.returncode == 0, result.explain()
+    assert refused.returncode == 4, refused.explain()
+    errors = refused.error_lines()
+    assert len(errors) == 1 and f"{no_cert} lacks cert.pem, key.pem" in errors[0], refused.explain()
+    assert wrong_ca.returncode == 4, wrong_ca.explain()
+    errors = wrong_ca.error_lines()
+    assert len(errors) == 1 and "certificate verify failed" in errors[0], wrong_ca.explain()

@@ -26,13 +26,11 @@ def pip_step_cached(result: CliResult) -> list[bool]:
 
 
 def first_rebuilt_step(result: CliResult) -> str:
-    """The first Dockerfile step the build ran instead of taking from the cache (for diagnosis)."""
-    lines = [re.sub(r"^\[\w+\]\s?", "", line) for line in result.output.splitlines()]
-    for i, line in enumerate(lines):
-        if line.startswith("Step ") and any("---> Running in" in l or "--->" in l and "Using cache" not in l
-                                            for l in lines[i + 1:i + 2]):
-            if not line.split(" : ", 1)[-1].startswith("FROM"):
-                return line
+    """The first Dockerfile step after FROM that the build ran instead of taking from the cache."""
+    lines = [re.sub(r"^\[\w+\]\s?", "", line).strip() for line in result.output.splitlines()]
+    for line, following in zip(lines, lines[1:]):
+        if line.startswith("Step ") and " : FROM " not in line and following.startswith("---> Running in"):
+            return line
     return "(none)"
 
 
