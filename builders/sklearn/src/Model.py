@@ -1,0 +1,16 @@
+"""The pre-packaged scikit-learn server as a Seldon-style model class (written by modelpack).
+
+Serves the model file in model_uri (MODEL_URI; /mnt/models by default). To customise it, run
+`modelpack init --from sklearn DIR`, edit DIR/Model.py (override load() or predict(), add
+metrics()/tags()...), and build DIR like any Seldon source folder. The base class is in
+modelpack_runtime/prepackaged/sklearn.py, which every modelpack image contains.
+"""
+from modelpack_runtime.prepackaged.sklearn import SKLearnServer
+
+
+class Model(SKLearnServer):
+    """`Model(model_uri=None, method="predict")`: PrimeHub's constructor contract.
+
+    load() finds model.joblib in model_uri and raises a one-line error for a
+    missing file or a model of the wrong type; predict(X, feature_names) returns the model's output.
+    """

@@ -1,0 +1,252 @@
+"""Which kind of model source a folder is, and why: Seldon s2i, a pre-packaged server, a KServe
+custom model, an MLServer custom runtime, or a buildpack-style Procfile app.
+
+`detect_layout()` looks only at file names and at a few small files (Procfile, top-level *.py),
+never runs anything, and returns the layout with the evidence in plain words; `modelpack build`
+prints it as `layout: NAME (because ...)`. `--layout NAME` overrides the choice. An ambiguous or
+unrecognised folder is a SourceError listing what was found and what each layout needs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..constants import MODEL_NAME, S2I_ENVIRONMENT
+from ..errors import SourceError
+from .envfile import EnvEntry
+
+LAYOUTS = ("seldon", "prepackaged", "kserve", "mlserver", "procfile")
+NEEDS = {
+    "seldon": "Model.py (or .s2i/environment with MODEL_NAME) holding the model class",
+    "prepackaged": "--builder sklearn|xgboost|lightgbm|onnx|mlflow with no SRC (and --model-dir DIR)",
+    "kserve": "a top-level .py that subclasses kserve.Model and calls kserve.ModelServer().start",
+    "mlserver": "model-settings.json beside a module with an mlserver.MLModel subclass",
+    "procfile": "a Procfile with a `web: COMMAND` line",
+}
+MODEL_SETTINGS = "model-settings.json"
+PROCFILE = "Procfile"
+MODEL_FILES = ("model.joblib", "model.pkl", "model.pickle", "model.bst", "model.json", "model.ubj",
+               "model.txt", "model.onnx", "MLmodel")
+_KSERVE_IMPORT = re.compile(r"^\s*(import\s+kserve\b|from\s+kserve\b)", re.M)
+_KSERVE_START = re.compile(r"ModelServer\s*\(")
+_MAX_SCAN = 512 * 1024  # bytes of a .py file read for the kserve check
+
+
+@dataclass(frozen=True)
+class SourceLayout:
+    name: str  # one of LAYOUTS
+    reason: str  # the evidence, for "layout: NAME (because REASON)"
+    command: str | None = None  # procfile: the `web:` command
+    module: str | None = None  # kserve: the module (file stem) that starts the ModelServer
+
+    @property
+    def run_command(self) -> str:
+        """What the image runs instead of modelpack-microservice (procfile, kserve)."""
+        if self.name == "kserve":
+            return KSERVE_COMMAND
+        return self.command or ""
+
+    def describe(self) -> str:
+        return f"layout: {self.name} (because {self.reason})"
+
+
+def procfile_web(root: Path) -> str | None:
+    """The `web:` command of root/Procfile, or None."""
+    path = root / PROCFILE
+    if not path.is_file():
+        return None
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        key, sep, command = line.partition(":")
+        if sep and key.strip() == "web" and command.strip():
+            return command.strip()
+    return None
+
+
+def kserve_module(root: Path, present: set[str]) -> str | None:
+    """The first top-level .py importing kserve and starting a ModelServer (sorted by name)."""
+    for rel in sorted(p for p in present if p.endswith(".py") and "/" not in p):
+        try:
+            with open(root / rel, encoding="utf-8", errors="replace") as f:
+                text = f.read(_MAX_SCAN)
+        except OSError:
+            continue
+        if _KSERVE_IMPORT.search(text) and _KSERVE_START.search(text):
+            return rel[: -len(".py")]
+    return None
+
+
+def _evidence(root: Path, present: set[str], model_name_set: bool) -> dict[str, str]:
+    found: dict[str, str] = {}
+    if S2I_ENVIRONMENT in present:
+        found["seldon"] = f"{S2I_ENVIRONMENT} exists"
+    elif model_name_set:
+        found["seldon"] = "MODEL_NAME is set"
+    elif "Model.py" in present:
+        found["seldon"] = "Model.py exists"
+    if MODEL_SETTINGS in present:
+        found["mlserver"] = f"{MODEL_SETTINGS} exists"
+    module = kserve_module(root, present)
+    if module:
+        found["kserve"] = f"{module}.py imports kserve and starts a ModelServer"
+    if PROCFILE in present:
+        web = procfile_web(root)
+        found["procfile"] = f"Procfile runs `{web}`" if web else "Procfile exists (no web: line)"
+    return found
+
+
+def detect_layout(
+    root: Path,
+    present: set[str],
+    *,
+    override: str | None = None,
+    builder_source: bool = False,
+    model_name_set: bool = False,
+) -> SourceLayout:
+    """Choose the layout of `root` (relative file names in `present`). `builder_source`: the source
+    is a pre-packaged builder's own; `model_name_set`: MODEL_NAME came from -e / --env-file."""
+    if override is not None and override not in LAYOUTS:
+        raise SourceError(f'--layout "{override}": unknown layout', f"use one of {', '.join(LAYOUTS)}")
+    found = _evidence(root, present, model_name_set)
+    if builder_source:
+        return SourceLayout("prepackaged", "the builder ships its own model server source")
+    if override is not None:
+        return _checked(root, present, override, found.get(override, "--layout says so"))
+    explicit = found.get("seldon", "").startswith((S2I_ENVIRONMENT, "MODEL_NAME"))
+    if explicit:
+        return SourceLayout("seldon", found["seldon"])
+    if "kserve" in found and set(found) <= {"kserve", "procfile"}:
+        # the seed's KServe folders carry a Procfile for buildpacks: the KServe class is what we host
+        extra = "; its Procfile is not needed" if "procfile" in found else ""
+        return _checked(root, present, "kserve", found["kserve"] + extra)
+    if len(found) == 1:
+        name, why = next(iter(found.items()))
+        return _checked(root, present, name, why)
+    listing = "; ".join(f"{n}: {w}" for n, w in found.items()) if found else "nothing a layout needs"
+    models = sorted(p for p in present if p.rsplit("/", 1)[-1] in MODEL_FILES)
+    if models:
+        listing += f"; model files: {', '.join(models[:5])}"
+    needs = "; ".join(f"{n} needs {w}" for n, w in NEEDS.items())
+    kind = "ambiguous source" if found else "unknown source layout"
+    raise SourceError(f"{kind} (found {listing}); {needs}", "pass --layout NAME to choose")
+
+
+def _checked(root: Path, present: set[str], name: str, why: str) -> SourceLayout:
+    if name == "procfile":
+        web = procfile_web(root)
+        if web is None:
+            raise SourceError(
+                f"{PROCFILE}: no `web:` line", "add one such as `web: python -m model_remote`"
+            )
+        return SourceLayout(name, why, command=web)
+    if name == "kserve":
+        module = kserve_module(root, present)
+        if module is None:
+            raise SourceError(
+                "--layout kserve: no top-level .py imports kserve and calls kserve.ModelServer()",
+                "add the model server script (see docs/layouts.md)",
+            )
+        return SourceLayout(name, why, module=module)
+    if name == "mlserver" and MODEL_SETTINGS not in present:
+        raise SourceError(f"--layout mlserver: no {MODEL_SETTINGS} in the source", "add it (see docs/layouts.md)")
+    return SourceLayout(name, why)
+
+
+def check_model_dir(model_dir: Path) -> Path:
+    """--model-dir: an existing, non-empty folder (or a single model file)."""
+    path = model_dir.expanduser()
+    if not path.exists():
+        raise SourceError(f"--model-dir {model_dir}: no such folder", "pass the folder holding the model file")
+    if path.is_dir() and not any(path.iterdir()):
+        raise SourceError(f"--model-dir {model_dir}: the folder is empty", "save the model file into it")
+    return path.resolve()
+
+
+# --- pre-packaged builders: the source ships with the builder; the model comes in --model-dir ----------
+CTX_MODEL = "model"  # build-context folder of --model-dir, copied to MODEL_DIR in the image
+MODEL_DIR = "/mnt/models"
+
+
+def copy_model_dir(model_dir: Path, dest: Path) -> int:
+    """Copy --model-dir (a folder, or one file) into the build context; returns the byte count."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    if model_dir.is_file():
+        shutil.copyfile(model_dir, dest / model_dir.name)
+    else:
+        shutil.copytree(model_dir, dest, dirs_exist_ok=True, symlinks=False)
+    total = 0
+    for path in [dest, *dest.rglob("*")]:
+        # group 0 gets the owner's rights: the image also runs under OpenShift's arbitrary UIDs
+        mode = path.stat().st_mode & 0o777
+        path.chmod(mode | ((mode & 0o700) >> 3) | (0o755 if path.is_dir() else 0o644))
+        total += path.stat().st_size if path.is_file() else 0
+    return total
+
+
+def source_for(src: str, image: str | None, builder_name: str | None) -> tuple[str, str]:
+    """`modelpack build [SRC] IMAGE`: with one argument and a pre-packaged --builder, the argument
+    is the image and the source is the builder's own."""
+    if image is not None:
+        return src, image
+    from ..builders import find_builder
+    from ..errors import UsageError
+
+    builder = find_builder(builder_name)
+    if builder.source_dir is None:
+        raise UsageError(
+            f"missing IMAGE (got only {src!r}); builder {builder.name} ships no source",
+            "run `modelpack build SRC IMAGE`, or pick a pre-packaged builder such as --builder sklearn",
+        )
+    return str(builder.source_dir), src
+
+
+def is_builder_source(src: Path | str, builder_name: str | None) -> bool:
+    from ..builders import find_builder
+
+    if not isinstance(src, Path) or not builder_name:
+        return False
+    try:
+        shipped = find_builder(builder_name).source_dir
+    except SourceError:
+        return False
+    return shipped is not None and shipped.resolve() == src.expanduser().resolve()
+
+
+def init_from(builder_name: str, dest: Path) -> list[str]:
+    """`modelpack init --from BUILDER DEST`: copy the builder's model source into DEST (new or
+    empty) so it can be edited and built as a Seldon-style folder. Returns the files written."""
+    import shutil
+
+    from ..builders import find_builder
+
+    builder = find_builder(builder_name)
+    if builder.source_dir is None:
+        raise SourceError(
+            f"--from {builder.name}: that builder ships no model source",
+            "use a pre-packaged builder: sklearn, xgboost, lightgbm, onnx or mlflow",
+        )
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise SourceError(f"{dest}: already exists and is not an empty folder", "pass a new folder")
+    shutil.copytree(builder.source_dir, dest, dirs_exist_ok=True)
+    return sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+
+
+# --- layouts that need no MODEL_NAME: what the image runs instead --------------------------------------
+KSERVE_HOST = "modelpack_runtime.layouts.kserve.KServeHost"
+# parses KServe's ModelServer flags (--http_port, --workers...) and PORT, then execs modelpack-microservice
+KSERVE_COMMAND = "python -m modelpack_runtime.layouts.kserve"
+MLSERVER_HOST = "modelpack_runtime.layouts.mlserver.MLServerHost"
+
+
+def layout_entry(layout: SourceLayout, current: EnvEntry | None) -> tuple[EnvEntry, str]:
+    """(the MODEL_NAME entry the image gets, the file that defines the model) for the kserve,
+    mlserver and procfile layouts."""
+    if layout.name == "kserve":
+        return EnvEntry(MODEL_NAME, KSERVE_HOST, "layout kserve", False), f"{layout.module}.py"
+    if layout.name == "mlserver":
+        return EnvEntry(MODEL_NAME, MLSERVER_HOST, "layout mlserver", False), MODEL_SETTINGS
+    name = current.value if current is not None and current.value else "app"
+    return EnvEntry(MODEL_NAME, name, "layout procfile", False), PROCFILE
