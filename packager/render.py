@@ -214,7 +214,10 @@ def render_context(spec: BuildSpec, outdir: Path, *, include_secrets: bool) -> R
     if spec.deps.requirements or spec.deps.project:
         _write_deps(spec, outdir / c.CTX_DEPS)
     (outdir / c.CTX_SRC).mkdir()
+    source_wheels = c.SOURCE_WHEELS_DIR + "/"
     for f in spec.files:
+        if spec.deps.wheels and f.rel.startswith(source_wheels):
+            continue  # a package source, installed in the deps stage; not shipped twice
         _copy_file(spec.source.root / f.rel, outdir / c.CTX_SRC / f.rel)
     _write_text(outdir / "Dockerfile", render_dockerfile(spec, layout))
     count, size = 0, 0
