@@ -125,7 +125,7 @@ class Images:
     def cleanup(self) -> None:
         for tag in reversed(self.tags):
             try:
-                self.client.images.remove(tag, force=True, noprune=False)
+                self.client.images.remove(tag, force=True, noprune=True)  # keep parents: the build cache
             except docker.errors.ImageNotFound:
                 pass
             except docker.errors.APIError as exc:  # still report, but keep cleaning

@@ -49,7 +49,7 @@ def tags(docker_client: docker.DockerClient):
     yield tag
     for t in made:
         try:
-            docker_client.images.remove(t, force=True)
+            docker_client.images.remove(t, force=True, noprune=True)
         except docker.errors.ImageNotFound:
             pass
 
@@ -142,4 +142,4 @@ def test_push_good_and_bad_credentials(tmp_path, infra: Infra, tags, docker_clie
                           headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"}, timeout=10)
         assert r.headers["Docker-Content-Digest"] == result.digest
     finally:
-        docker_client.images.remove(tag, force=True)
+        docker_client.images.remove(tag, force=True, noprune=True)
