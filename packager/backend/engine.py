@@ -125,8 +125,7 @@ def _show_build_chunk(chunk: Any, log: BuildLog, progress: Progress) -> None:
         progress.line(line)
     status = chunk.get("status")
     if isinstance(status, str):  # base image pull progress
-        key = str(chunk.get("id") or "pull")
-        progress.status(key, status if "progress" not in chunk else f"{status} {chunk['progress']}")
+        progress.status(str(chunk.get("id") or "pull"), status, str(chunk.get("progress") or ""))
 
 
 def push(tag: str, *, username: str | None = None, password: str | None = None,

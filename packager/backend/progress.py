@@ -129,16 +129,25 @@ class Progress:
                 self._pane.append(clean)
                 self._redraw()
 
-    def status(self, key: str, text: str) -> None:
-        """Transient state of one item (a layer); plain mode prints it only when it changes."""
+    def status(self, key: str, text: str, detail: str = "") -> None:
+        """Transient state of one item (a layer). Plain mode prints ``text`` only when it changes;
+        tty mode also shows ``detail`` (a progress bar), which changes on every chunk."""
         clean = self.redact(text)
-        if self._last_status.get(key) == clean:
+        shown = f"{clean} {self.redact(detail)}".rstrip() if self.mode == "tty" else clean
+        if self._last_status.get(key) == shown:
             return
-        self._last_status[key] = clean
+        self._last_status[key] = shown
         if self.mode == "plain":
             self._write(f"[{self._phase}] {key}: {clean}\n")
         elif self.mode == "tty":
-            self._pane.append(f"{key}: {clean}")
+            entry = f"{key}: {shown}"
+            # a layer's new state replaces its old line in the pane rather than scrolling it away
+            for i, old in enumerate(self._pane):
+                if old.startswith(f"{key}: "):
+                    self._pane[i] = entry
+                    break
+            else:
+                self._pane.append(entry)
             self._redraw()
 
     def done(self, text: str) -> None:

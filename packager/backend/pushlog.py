@@ -78,9 +78,9 @@ def _push_once(api: docker.APIClient, repository: str, tag: str, auth_config: di
                 found = _DIGEST.search(status)
                 if found and not digest:
                     digest = found["digest"]
-                if chunk.get("id") and "progress" not in chunk:
-                    progress.status(str(chunk["id"]), status)
-                elif not chunk.get("id"):
+                if chunk.get("id"):
+                    progress.status(str(chunk["id"]), status, str(chunk.get("progress") or ""))
+                else:
                     progress.line(status)
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)

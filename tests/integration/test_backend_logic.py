@@ -141,3 +141,25 @@ def test_tty_context_replaces_the_pane_with_the_failing_lines() -> None:
     plain = io.StringIO()
     Progress("plain", stream=plain).context(["not repeated"])
     assert plain.getvalue() == ""
+
+
+def test_layer_status_plain_prints_state_changes_only() -> None:
+    out = io.StringIO()
+    p = Progress("plain", stream=out)
+    p.phase("push")
+    for done in range(5):
+        p.status("abc123", "Pushing", f"[{'=' * done}>   ] {done}MB/5MB")
+    p.status("abc123", "Pushed")
+    assert out.getvalue() == "[push] abc123: Pushing\n[push] abc123: Pushed\n"
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Tty()
+    p = Progress("auto", stream=tty, env={"TERM": "xterm"})
+    p.phase("push")
+    p.status("abc123", "Pushing", "[=>  ] 1MB/5MB")
+    p.status("def456", "Preparing")
+    p.status("abc123", "Pushing", "[==> ] 2MB/5MB")
+    assert list(p._pane) == ["abc123: Pushing [==> ] 2MB/5MB", "def456: Preparing"]  # updated in place
