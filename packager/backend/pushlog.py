@@ -44,6 +44,9 @@ def _login_hint(registry: str) -> str:
 
 def _in_band(message: str, registry: str, ref: str) -> Exception:
     message = " ".join(message.split())
+    if "does not exist locally" in message or "No such image" in message:
+        return PushFailed(f"no local image {ref} to push",
+                          hint=f"build it first (`modelpack build SRC {ref}`) or check the name with `docker images`")
     if _AUTH.search(message):
         return PushFailed(f"registry {registry} refused the push of {ref}: {message[:200]}",
                           hint=_login_hint(registry))
@@ -84,9 +87,8 @@ def _push_once(api: docker.APIClient, repository: str, tag: str, auth_config: di
                     progress.line(status)
     except docker.errors.APIError as exc:
         text = str(exc.explanation or exc)
-        if exc.status_code == 404 or "does not exist locally" in text or "No such image" in text:
-            raise PushFailed(f"no local image {ref} to push",
-                             hint=f"build it first (`modelpack build SRC {ref}`) or check the tag") from exc
+        if exc.status_code == 404:
+            raise _in_band(f"No such image: {text}", registry, ref) from exc
         if exc.status_code and exc.status_code >= 500 and not _AUTH.search(text):
             raise _Transient(f"HTTP {exc.status_code}: {text}") from exc
         raise _in_band(text, registry, ref) from exc

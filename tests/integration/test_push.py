@@ -104,3 +104,12 @@ def test_build_with_push_uses_the_docker_config(images: Images, infra: Infra, tm
                          headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"}, timeout=10)
     assert head.status_code == 200
     assert head.headers["Docker-Content-Digest"] in result.output
+
+
+def test_push_of_a_missing_local_image(infra: Infra) -> None:
+    missing = f"{infra.registry}/modelpack-it/never-built:{RUN_ID}"
+    result = run_cli("push", missing, "--username", infra.user, "--password-stdin", stdin=infra.password)
+    assert result.returncode == 6, result.explain()
+    errors = result.error_lines()
+    assert len(errors) == 1 and f"no local image {missing} to push" in errors[0], result.explain()
+    assert "modelpack build SRC" in errors[0]
