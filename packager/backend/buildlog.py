@@ -145,15 +145,14 @@ class BuildLog:
 
 def pip_failure(lines: list[str]) -> str | None:
     """Summarise pip's failure from a step's output, or None when pip did not fail."""
-    requirement = None
+    requirement = conflict = None
     for line in lines:
-        for pattern in (_PIP_NO_DIST, _PIP_NO_VERSION, _PIP_CONFLICT):
-            match = pattern.search(line)
-            if match:
-                requirement = match["req"].strip()
-                break
-        if requirement:
-            break
+        if requirement is None:
+            match = _PIP_NO_DIST.search(line) or _PIP_NO_VERSION.search(line)
+            requirement = match["req"].strip() if match else None
+        if conflict is None:
+            match = _PIP_CONFLICT.search(line)
+            conflict = match["req"].strip() if match else None
     errors = [" ".join(line.split()) for line in lines if _PIP_ERROR.match(line.rstrip())]
     if requirement is None and not errors:
         return None
@@ -165,4 +164,6 @@ def pip_failure(lines: list[str]) -> str | None:
     joined = " | ".join(seen)[:600]
     if requirement:
         return f"pip could not install requirement {requirement!r}: {joined}"
+    if conflict:
+        return f"pip cannot install {conflict} together (conflicting dependencies): {joined}"
     return f"pip failed: {joined}"

@@ -43,7 +43,7 @@ def test_resolution_conflict_is_summarised() -> None:
              "ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/..."]
     summary = pip_failure(lines)
     assert summary is not None
-    assert summary.startswith("pip could not install requirement 'a==1.0 and b==2.0'")
+    assert summary.startswith("pip cannot install a==1.0 and b==2.0 together (conflicting dependencies): ")
     assert "a 1.0 depends on c<2 | b 2.0 depends on c>=2" in summary
     assert "ResolutionImpossible" in summary
     assert pip_failure(["Collecting numpy", "Successfully installed numpy"]) is None
