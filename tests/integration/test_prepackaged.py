@@ -137,7 +137,11 @@ class _Files(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def bridge_server(tmp_path: Path, docker_client) -> Iterator[tuple[str, Path]]:
     """An HTTP file server the containers reach through the default bridge's gateway."""
-    gateway = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    import ipaddress
+
+    config = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    # some engines leave Gateway out: it is then the subnet's first address
+    gateway = config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
     root = tmp_path / "www"
     root.mkdir()
     handler = type("Handler", (_Files,), {"root": root})
