@@ -122,6 +122,11 @@ class BuildLog:
                 hint="check the base image name (--base-image), or `docker pull` it / load it locally first",
             )
         pip = pip_failure(step_lines)
+        if pip and "(conflicting dependencies)" in pip:
+            return BuildFailed(
+                f"build {where} failed: {pip}",
+                hint="loosen the version pins so that one version of the shared dependency satisfies all of them",
+            )
         if pip:
             return BuildFailed(
                 f"build {where} failed: {pip}",

@@ -72,3 +72,22 @@ def test_broken_requirement_is_exit_5_naming_it(images: Images, tmp_path: Path) 
     line = one_error(result)
     assert "modelpack-no-such-package-xyz==1.0" in line
     assert "No matching distribution found" in line
+
+
+def test_dependency_conflict_is_exit_5_naming_the_conflict(images: Images, tmp_path: Path) -> None:
+    from .wheels import make_wheel
+
+    src = make_src(tmp_path / "src", {ENV: "MODEL_NAME=Model\n", "Model.py": GOOD_MODEL,
+                                      "requirements.txt": "mpconf-left==1.0\nmpconf-right==2.0\n"})
+    wheels = src / "wheels"
+    make_wheel(wheels, "mpconf-left", "1.0", {"mpconf_left/__init__.py": ""}, requires=("mpconf-base<2",))
+    make_wheel(wheels, "mpconf-right", "2.0", {"mpconf_right/__init__.py": ""}, requires=("mpconf-base>=2",))
+    make_wheel(wheels, "mpconf-base", "1.0", {"mpconf_base/__init__.py": ""})
+    make_wheel(wheels, "mpconf-base", "2.0", {"mpconf_base/__init__.py": ""})
+    result = build(images, src)
+    assert result.returncode == 5, result.explain()
+    line = one_error(result)
+    # pip names the requirement lines, then the packages behind the conflict
+    assert "requirements.txt (line 1) and -r requirements.txt (line 2) together (conflicting dependencies)" in line
+    assert "mpconf-left 1.0 depends on mpconf-base<2 | mpconf-right 2.0 depends on mpconf-base>=2" in line
+    assert "loosen the version pins" in line

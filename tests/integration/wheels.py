@@ -15,12 +15,13 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def make_wheel(dest: Path, name: str, version: str, files: dict[str, str]) -> Path:
+def make_wheel(dest: Path, name: str, version: str, files: dict[str, str], requires: tuple[str, ...] = ()) -> Path:
     """Write ``{dist}-{version}-py3-none-any.whl`` holding ``files`` (path -> text) into ``dest``."""
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
     entries: dict[str, bytes] = {path: text.encode() for path, text in sorted(files.items())}
-    entries[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    requires_dist = "".join(f"Requires-Dist: {r}\n" for r in requires)
+    entries[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{requires_dist}".encode()
     entries[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: modelpack-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in entries.items())
     record += f"{info}/RECORD,,\n"
