@@ -171,7 +171,12 @@ class Master:
 
     def run(self) -> int:
         s = self.settings
-        self.metrics_dir = tempfile.mkdtemp(prefix="modelpack-metrics-")
+        try:
+            self.metrics_dir = tempfile.mkdtemp(prefix="modelpack-metrics-")
+        except OSError as exc:
+            raise SystemExit(f"modelpack-microservice: error: cannot create the metrics directory in "
+                             f"{tempfile.gettempdir()} ({exc.strerror}); set TMPDIR to a writable directory "
+                             "(e.g. an emptyDir volume)") from None
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir  # before prometheus_client is imported
         try:
             if s.pidfile:
