@@ -52,6 +52,8 @@ def test_router(images: Images, run_container) -> None:
     app = run_container(images.example("router"))
     assert seldon_data(app.post("/route", {"data": {"ndarray": [[-5, 1]]}})) == [[1]]
     assert seldon_data(app.post("/route", {"data": {"ndarray": [[5, 1]]}})) == [[0]]
+    feedback = app.post("/send-feedback", {"request": {"data": {"ndarray": [[-5, 1]]}}, "reward": 1.0})
+    assert feedback.status_code == 200, feedback.text
 
 
 def test_combiner(images: Images, run_container) -> None:
