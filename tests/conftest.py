@@ -20,17 +20,14 @@ def in_ci() -> bool:
 
 
 def _docker_answers() -> str | None:
-    """None when a daemon answers, else the reason."""
+    """None when a daemon answers, else the reason (modelpack's own one-line diagnosis)."""
+    from packager.backend.client import connect
+    from packager.errors import ModelpackError
+
     try:
-        import docker
-    except ImportError as exc:  # pragma: no cover - docker is a dependency of modelpack
-        return f"the docker SDK is not importable ({exc})"
-    try:
-        client = docker.from_env(timeout=10)
-        client.ping()
-        client.close()
-    except Exception as exc:  # noqa: BLE001 - any failure means "no usable daemon"; the reason is reported
-        return f"no Docker daemon answers at {os.environ.get('DOCKER_HOST', 'the default socket')} ({exc})"
+        connect().close()
+    except ModelpackError as exc:
+        return str(exc)
     return None
 
 
