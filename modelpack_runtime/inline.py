@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from time import monotonic, perf_counter
 from typing import Any, Callable
 
@@ -78,21 +79,32 @@ class Runner:
         self.mode = mode
         self.timeout = timeout
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="predict")
+        # Pool calls submitted (written by the loop thread only) and finished (pool threads, locked).
+        # An inline call runs only while no pool call is queued or running, so user code never
+        # runs on more threads at once than --threads allows (with --threads 1: one call at a time).
+        self.submitted = 0
+        self.finished = 0
+        self._lock = threading.Lock()
+
+    def _done(self, _: Future) -> None:
+        with self._lock:
+            self.finished += 1
 
     async def run(self, state: RouteState, fn: Callable[..., Any], *args: Any) -> Any:
         mode = self.mode
         if mode == "always":
             return fn(*args)
-        if mode == "auto" and state.inline:
+        if mode == "auto" and state.inline and self.submitted == self.finished:
             start = perf_counter()
             try:
                 return fn(*args)
             finally:
                 state.record_inline(perf_counter() - start)
-        loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(self.executor, _timed, state if mode == "auto" else None, fn, args)
+        cfut = self.executor.submit(_timed, state if mode == "auto" else None, fn, args)
+        self.submitted += 1
+        cfut.add_done_callback(self._done)  # also runs when a queued call is cancelled by the timeout
         try:
-            return await asyncio.wait_for(fut, self.timeout)
+            return await asyncio.wait_for(asyncio.wrap_future(cfut), self.timeout)
         except asyncio.TimeoutError:
             raise MicroserviceError(
                 f"the model did not answer within the request timeout of {self.timeout:g} s (raise it with "

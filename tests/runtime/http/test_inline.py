@@ -67,3 +67,50 @@ def test_pool_call_over_timeout_is_504() -> None:
         run(runner, state, lambda: time.sleep(0.5))
     assert info.value.status_code == 504 and "0.2 s" in info.value.message
     runner.shutdown()
+
+
+def test_auto_never_runs_inline_while_a_pool_call_is_busy() -> None:
+    # --threads 1 promises one user call at a time, even when one route runs inline
+    runner, fast, slow = inline.Runner("auto", 1, 5.0), inline.RouteState(), inline.RouteState()
+    run(runner, fast, where, inline.WARMUP)
+    assert fast.inline
+    active = {"now": 0, "max": 0}
+
+    def guarded(seconds: float):
+        def call() -> str:
+            active["now"] += 1
+            active["max"] = max(active["max"], active["now"])
+            time.sleep(seconds)
+            active["now"] -= 1
+            return where()
+        return call
+
+    async def go() -> list:
+        slow_task = asyncio.ensure_future(runner.run(slow, guarded(0.3)))
+        await asyncio.sleep(0.05)  # the slow call is running in the pool thread
+        fast_name = await runner.run(fast, guarded(0.0))
+        return [await slow_task, fast_name]
+
+    slow_name, fast_name = asyncio.run(go())
+    assert active["max"] == 1
+    assert fast_name.startswith("predict")  # it waited for the pool instead of running beside it
+    assert fast.inline and run(runner, fast, where) == [threading.main_thread().name]  # idle pool: inline again
+    runner.shutdown()
+
+
+def test_a_timed_out_queued_call_does_not_block_inline_forever() -> None:
+    runner, fast, slow = inline.Runner("auto", 1, 0.2), inline.RouteState(), inline.RouteState()
+    run(runner, fast, where, inline.WARMUP)
+
+    async def go() -> None:
+        a = asyncio.ensure_future(runner.run(slow, lambda: time.sleep(0.4)))
+        b = asyncio.ensure_future(runner.run(slow, lambda: time.sleep(0.4)))  # queued, then cancelled
+        for t in (a, b):
+            with pytest.raises(MicroserviceError):
+                await t
+
+    asyncio.run(go())
+    time.sleep(0.5)  # the running one finishes in its thread
+    assert runner.submitted == runner.finished
+    assert run(runner, fast, where) == [threading.main_thread().name]
+    runner.shutdown()
