@@ -30,7 +30,7 @@ def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def _is_dockerfile_text(dockerfile: str) -> bool:
+def is_inline_dockerfile(dockerfile: str) -> bool:
     return "\n" in dockerfile or dockerfile.lstrip().upper().startswith(("FROM", "#", "ARG"))
 
 
@@ -41,7 +41,7 @@ def write_context(directory: Path, dockerfile: str, out: IO[bytes]) -> int:
     any file of that name) or the name of a file inside ``directory``.
     """
     directory = Path(directory)
-    inline = _is_dockerfile_text(dockerfile)
+    inline = is_inline_dockerfile(dockerfile)
     count = 0
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         entries: list[Path] = []
@@ -73,7 +73,7 @@ def write_context(directory: Path, dockerfile: str, out: IO[bytes]) -> int:
 
 def dockerfile_name(dockerfile: str) -> str:
     """The Dockerfile's path inside the context tar, for the Engine API's ``dockerfile`` field."""
-    return DOCKERFILE_NAME if _is_dockerfile_text(dockerfile) else dockerfile
+    return DOCKERFILE_NAME if is_inline_dockerfile(dockerfile) else dockerfile
 
 
 def context_tempfile(directory: Path, dockerfile: str) -> tuple[IO[bytes], int]:

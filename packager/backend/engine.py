@@ -8,15 +8,17 @@ into modelpack errors with exit codes 4 (daemon), 5 (build) and 6 (push).
 from __future__ import annotations
 
 import re
+import shlex
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docker.utils import parse_repository_tag
 
 from packager.backend.buildlog import BuildLog
 from packager.backend.client import connect, mapped_errors
-from packager.backend.context import context_tempfile, dockerfile_name
+from packager.backend.context import context_tempfile, dockerfile_name, is_inline_dockerfile
 from packager.backend.progress import Progress
 from packager.backend.pushlog import push_with_retries
 from packager.errors import BuildFailed, UsageError
@@ -77,7 +79,7 @@ def build(ctx: RenderedContext, tags: list[str], *, no_cache: bool = False, pull
             buildargs = {**ctx.build_args, **ctx.secret_build_args}
             stream = api.build(
                 fileobj=fileobj, custom_context=True, dockerfile=dockerfile_name(ctx.dockerfile),
-                tag=f"{names[0][0]}:{names[0][1]}", buildargs=buildargs, labels=dict(ctx.labels),
+                tag=f"{names[0][0]}:{names[0][1]}", buildargs=buildargs, labels=_labels_to_add(ctx),
                 nocache=no_cache, pull=pull, platform=platform, rm=True, forcerm=True,
                 network_mode=network, decode=True,
             )
@@ -106,6 +108,24 @@ def build(ctx: RenderedContext, tags: list[str], *, no_cache: bool = False, pull
     progress.done(f"built {', '.join(tags)} ({result.image_id[:19]}, {size / 1e6:.1f} MB, "
                   f"{duration:.1f}s, {log.cached_steps} cached steps)")
     return result
+
+
+def _labels_to_add(ctx: RenderedContext) -> dict[str, str]:
+    """Labels the Dockerfile does not set itself. The Engine API appends each one as an extra
+    LABEL step, so labels the template already wrote are not sent twice."""
+    text = ctx.dockerfile
+    if not is_inline_dockerfile(text):
+        path = Path(ctx.directory) / text
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    declared: set[str] = set()
+    for instruction in text.replace("\\\n", " ").splitlines():
+        words = instruction.split(None, 1)
+        if len(words) == 2 and words[0].upper() == "LABEL":
+            try:
+                declared.update(w.split("=", 1)[0] for w in shlex.split(words[1]) if "=" in w)
+            except ValueError:  # unbalanced quotes: send every label, as before
+                return dict(ctx.labels)
+    return {key: value for key, value in ctx.labels.items() if key not in declared}
 
 
 _LOOPBACK_URL = re.compile(r"://(?:[^/@\s]*@)?(?:127\.\d+\.\d+\.\d+|localhost|\[::1\])(?::\d+)?(?:/|$)",

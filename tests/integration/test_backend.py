@@ -143,3 +143,16 @@ def test_push_good_and_bad_credentials(tmp_path, infra: Infra, tags, docker_clie
         assert r.headers["Docker-Content-Digest"] == result.digest
     finally:
         docker_client.images.remove(tag, force=True, noprune=True)
+
+
+def test_labels_the_dockerfile_sets_are_not_added_twice(tmp_path, infra: Infra, tags, docker_client) -> None:
+    dockerfile = f'FROM {infra.base_image}\nLABEL io.modelpack.a="1" \\\n      io.modelpack.b="two words"\n'
+    out = io.StringIO()
+    ctx = _ctx(tmp_path, dockerfile, labels={"io.modelpack.a": "1", "io.modelpack.b": "two words",
+                                             "io.modelpack.c": RUN_ID})
+    build(ctx, [tags("labels")], progress=Progress("plain", stream=out))
+    labels = docker_client.images.get(f"modelpack-it/backend-labels:{RUN_ID}").labels
+    assert labels["io.modelpack.a"] == "1" and labels["io.modelpack.b"] == "two words"
+    assert labels["io.modelpack.c"] == RUN_ID
+    steps = [line for line in out.getvalue().splitlines() if " : LABEL " in line]
+    assert len(steps) == 2 and "io.modelpack.c" in steps[1], steps

@@ -1,0 +1,72 @@
+"""Custom layouts on the real engine (issue 7): each example under examples/ is built with
+`modelpack build` and called the way that layout's own documentation calls it."""
+from __future__ import annotations
+
+import json
+import time
+
+import docker.errors
+import pytest
+import requests
+
+from .conftest import EXAMPLES, Images
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def _start(docker_client, image: str, port: int, **kwargs):
+    container = docker_client.containers.run(image, detach=True, ports={f"{port}/tcp": ("127.0.0.1", None)},
+                                             **kwargs)
+    container.reload()
+    host_port = container.attrs["NetworkSettings"]["Ports"][f"{port}/tcp"][0]["HostPort"]
+    return container, f"http://127.0.0.1:{host_port}"
+
+
+def _wait(container, url: str, path: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        container.reload()
+        if container.status == "exited":
+            raise AssertionError(container.logs().decode(errors="replace")[-3000:])
+        try:
+            if requests.get(url + path, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url}{path} not ready:\n{container.logs().decode(errors='replace')[-3000:]}")
+
+
+@pytest.fixture
+def containers(docker_client):
+    started: list = []
+    yield started
+    for c in started:
+        try:
+            c.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+
+def _build(images: Images, example: str) -> str:
+    tag, result = images.build(EXAMPLES / example, f"layout-{example}")
+    assert result.returncode == 0, result.explain()
+    return tag, result
+
+
+def test_procfile_app_runs_its_web_command_on_port(images, docker_client, containers) -> None:
+    tag, result = _build(images, "procfile")
+    assert "layout: procfile (because Procfile runs `python -m model_remote`)" in result.stderr
+    container, url = _start(docker_client, tag, 8080)
+    containers.append(container)
+    _wait(container, url, "/healthz")
+    r = requests.post(url + "/predict", data=json.dumps({"instances": [[1, 2], [3, 4]]}), timeout=10)
+    assert r.status_code == 200 and r.json()["predictions"] == [3.0, 7.0]
+    assert r.json()["pid"] == 1  # exec'd: the app is PID 1 and gets docker stop's SIGTERM
+    other, url2 = _start(docker_client, tag, 9090, environment={"PORT": "9090"})
+    containers.append(other)
+    _wait(other, url2, "/healthz")
+    assert "model_remote listening on 9090" in other.logs().decode()
+    started = time.monotonic()
+    other.stop(timeout=20)
+    assert time.monotonic() - started < 10  # SIGTERM reached the app (no 20 s kill)
