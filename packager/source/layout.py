@@ -44,9 +44,11 @@ class SourceLayout:
     @property
     def run_command(self) -> str:
         """What the image runs instead of modelpack-microservice (procfile, kserve)."""
-        if self.name == "kserve":
-            return KSERVE_COMMAND
-        return self.command or ""
+        command = KSERVE_COMMAND if self.name == "kserve" else self.command or ""
+        if command and not any(ch in command for ch in ";&|\n") and not command.startswith("exec "):
+            # dash runs `sh -c CMD` in a child: exec makes the app PID 1, so it gets SIGTERM itself
+            command = "exec " + command
+        return command
 
     def describe(self) -> str:
         return f"layout: {self.name} (because {self.reason})"

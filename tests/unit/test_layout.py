@@ -59,9 +59,11 @@ def test_detected_layouts(tmp_path: Path, files: dict, name: str, reason: str) -
 
 def test_procfile_command_and_kserve_module(tmp_path: Path) -> None:
     layout = detect_layout(*make(tmp_path, {"Procfile": "release: x\nweb:  python app.py --port $PORT \n"}))
-    assert layout.command == "python app.py --port $PORT" and layout.run_command == layout.command
+    assert layout.command == "python app.py --port $PORT" and layout.run_command == "exec " + layout.command
     kserve = detect_layout(*make(tmp_path / "k", {"serve_it.py": KSERVE_PY}))
-    assert kserve.module == "serve_it" and kserve.run_command == "python -m modelpack_runtime.layouts.kserve"
+    assert kserve.module == "serve_it" and kserve.run_command == "exec python -m modelpack_runtime.layouts.kserve"
+    compound = detect_layout(*make(tmp_path / "c", {"Procfile": "web: ./prep.sh && python app.py\n"}))
+    assert compound.run_command == "./prep.sh && python app.py"  # a shell list cannot be exec'd as a whole
 
 
 def test_ambiguous_folder_lists_what_was_found(tmp_path: Path) -> None:
@@ -142,4 +144,4 @@ def test_procfile_dockerfile_runs_the_web_command(tmp_path: Path) -> None:
     make(tmp_path, {"Procfile": "web: python -m model_remote\n", "model_remote.py": "", "requirements.txt": ""})
     result = cli("build", str(tmp_path), "me/proc:1", "--dry-run")
     assert result.returncode == 0, result.stderr
-    assert 'ENV MODELPACK_COMMAND="python -m model_remote" PORT=8080' in result.stdout
+    assert 'ENV MODELPACK_COMMAND="exec python -m model_remote" PORT=8080' in result.stdout
