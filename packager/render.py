@@ -213,6 +213,10 @@ def render_context(spec: BuildSpec, outdir: Path, *, include_secrets: bool) -> R
         _copy_file(wheel.path, outdir / c.CTX_WHEELS / wheel.name)
     if spec.deps.requirements or spec.deps.project:
         _write_deps(spec, outdir / c.CTX_DEPS)
+        if spec.layout is not None and spec.layout.name == "kserve" and spec.deps.requirements:
+            from .source.layout import drop_kserve_requirements  # issue 7: the runtime hosts kserve.Model
+
+            drop_kserve_requirements(outdir / c.CTX_DEPS / spec.deps.requirements)
     (outdir / c.CTX_SRC).mkdir()
     source_wheels = c.SOURCE_WHEELS_DIR + "/"
     for f in spec.files:

@@ -40,6 +40,7 @@ class SourceLayout:
     reason: str  # the evidence, for "layout: NAME (because REASON)"
     command: str | None = None  # procfile: the `web:` command
     module: str | None = None  # kserve: the module (file stem) that starts the ModelServer
+    model_name: str | None = None  # kserve: the model's name (V1/V2 routes), read from the script
 
     @property
     def run_command(self) -> str:
@@ -149,7 +150,7 @@ def _checked(root: Path, present: set[str], name: str, why: str) -> SourceLayout
                 "--layout kserve: no top-level .py imports kserve and calls kserve.ModelServer()",
                 "add the model server script (see docs/layouts.md)",
             )
-        return SourceLayout(name, why, module=module)
+        return SourceLayout(name, why, module=module, model_name=kserve_model_name(root / f"{module}.py"))
     if name == "mlserver" and MODEL_SETTINGS not in present:
         raise SourceError(f"--layout mlserver: no {MODEL_SETTINGS} in the source", "add it (see docs/layouts.md)")
     return SourceLayout(name, why)
@@ -252,3 +253,59 @@ def layout_entry(layout: SourceLayout, current: EnvEntry | None) -> tuple[EnvEnt
         return EnvEntry(MODEL_NAME, MLSERVER_HOST, "layout mlserver", False), MODEL_SETTINGS
     name = current.value if current is not None and current.value else "app"
     return EnvEntry(MODEL_NAME, name, "layout procfile", False), PROCFILE
+
+
+def kserve_model_name(path: Path) -> str | None:
+    """The literal name a KServe script gives its model: `MyModel("custom-model")`,
+    `MyModel(name="x")`, or `self.name = "x"` in a kserve.Model subclass. None when computed."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except SyntaxError:
+        return None
+    classes = {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+        and any((isinstance(b, ast.Attribute) and b.attr == "Model") or (isinstance(b, ast.Name) and b.id == "Model")
+                for b in node.bases)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in classes:
+            args = [a for a in node.args[:1]] + [k.value for k in node.keywords if k.arg == "name"]
+            for arg in args:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    return arg.value
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name in classes:
+            for sub in ast.walk(node):
+                if (isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Constant)
+                        and isinstance(sub.value.value, str)
+                        and any(isinstance(t, ast.Attribute) and t.attr == "name" for t in sub.targets)):
+                    return sub.value.value
+    return None
+
+
+def drop_kserve_requirements(requirements: Path) -> list[str]:
+    """Comment out `kserve` lines of the copied requirements file (the build context's, not the
+    user's): every kserve release pins protobuf below what modelpack's gRPC stubs need, and the
+    runtime provides the `kserve` names the script uses. Returns the lines commented out."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    if not requirements.is_file():
+        return []
+    dropped: list[str] = []
+    out: list[str] = []
+    for line in requirements.read_text(encoding="utf-8").splitlines(keepends=True):
+        text = line.split("#", 1)[0].strip()
+        try:
+            name = Requirement(text).name.lower().replace("_", "-") if text and not text.startswith("-") else ""
+        except InvalidRequirement:
+            name = ""
+        if name == "kserve":
+            dropped.append(text)
+            line = "# provided by modelpack's runtime (kserve layout, docs/layouts.md): " + line
+        out.append(line)
+    requirements.write_text("".join(out), encoding="utf-8")
+    return dropped

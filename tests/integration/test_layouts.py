@@ -70,3 +70,29 @@ def test_procfile_app_runs_its_web_command_on_port(images, docker_client, contai
     started = time.monotonic()
     other.stop(timeout=20)
     assert time.monotonic() - started < 10  # SIGTERM reached the app (no 20 s kill)
+
+
+def test_kserve_custom_model_answers_as_kserve_documents(images, docker_client, containers) -> None:
+    tag, result = _build(images, "kserve-custom")
+    assert "layout: kserve (because model.py imports kserve and starts a ModelServer" in result.stderr
+    # the seed: docker run -ePORT=8080 -p8080:8080 IMAGE; curl .../v1/models/custom-model:predict -d @./input.json
+    container, url = _start(docker_client, tag, 8080, environment={"PORT": "8080"})
+    containers.append(container)
+    _wait(container, url, "/v1/models/custom-model")
+    body = (EXAMPLES / "kserve-custom" / "input.json").read_bytes()
+    r = requests.post(url + "/v1/models/custom-model:predict", data=body,
+                      headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)  # as curl -d sends
+    assert r.status_code == 200, r.text
+    assert r.json() == {"predictions": [[10.0, 11.0, 12.0, 13.0, 14.0]]}
+    # KServe's documented arguments after the image name, and Open Inference V2 on the same model
+    other, url2 = _start(docker_client, tag, 8085, command=["--http_port", "8085", "--workers", "2",
+                                                            "--max_buffer_size", "1000"])
+    containers.append(other)
+    _wait(other, url2, "/v1/models/custom-model")
+    v2 = {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}]}
+    r = requests.post(url2 + "/v2/models/custom-model/infer", json=v2, timeout=10)
+    assert r.status_code == 200 and r.json()["outputs"][0]["data"] == [10.0, 11.0, 12.0, 13.0, 14.0], r.text
+    big = requests.post(url2 + "/v1/models/custom-model:predict", data=b"x" * 2000, timeout=10)
+    assert big.status_code == 413  # --max_buffer_size became the body limit
+    logs = other.logs().decode()
+    assert "worker 1" in logs, logs[-2000:]  # --workers 2
