@@ -6,14 +6,13 @@ worker. MODELPACK_INLINE_PREDICT picks the policy:
 
   never   always the pool (Seldon's behaviour: gunicorn threads)
   always  always inline (fastest for trivial models; a slow call blocks the worker, no 504)
-  auto    (default) per route, from an exponentially weighted average (EWMA, weight ALPHA) of
-          the wall time of its calls: start in the pool; once WARMUP calls were made there and the
-          average is under THRESHOLD/2, run inline. Inline, a call over SLOW, or the average
-          rising over THRESHOLD, sends the route back to the pool for COOLDOWN seconds (doubling,
-          up to MAX_COOLDOWN, when it flips again soon after). The average, not the maximum, is
-          used because on a busy machine the wall time of a 10 us call now and then includes a
-          few ms of preemption; a steadily slow model still flips within a few calls (a 5 ms
-          model after ~5, anything over SLOW after one).
+  auto    (default) per route, from which of its last WINDOW calls took THRESHOLD or longer
+          (wall time): start in the pool; once WARMUP calls were made there and none of the last
+          WINDOW was slow, run inline. Inline, SLOW_CALLS slow calls among the last WINDOW, or one
+          call over SLOW, send the route back to the pool for COOLDOWN seconds (doubling, up to
+          MAX_COOLDOWN, when it flips again soon after). Several slow calls are required because
+          on a busy machine the wall time of a 10 us call now and then includes tens of ms of
+          preemption; a steadily slow model still flips after SLOW_CALLS calls.
 The request timeout (504) only applies to calls in the pool: an inline call cannot be interrupted.
 """
 from __future__ import annotations
@@ -30,21 +29,23 @@ from .errors import MicroserviceError
 log = logging.getLogger("modelpack_runtime.inline")
 
 THRESHOLD = 0.001
-SLOW = 0.05
-ALPHA = 0.05
+SLOW = 0.1
+WINDOW = 20
+SLOW_CALLS = 3
 WARMUP = 20
 COOLDOWN = 1.0
 MAX_COOLDOWN = 60.0
+_WINDOW_MASK = (1 << WINDOW) - 1
 
 
 class RouteState:
     """Adaptive state of one route (one per route template)."""
 
-    __slots__ = ("inline", "ewma", "calls", "pool_until", "cooldown")
+    __slots__ = ("inline", "recent", "calls", "pool_until", "cooldown")
 
     def __init__(self) -> None:
         self.inline = False
-        self.ewma = 0.0
+        self.recent = 0             # bit i set: the i-th most recent call was slow
         self.calls = 0              # pool calls since the route last went to the pool
         self.pool_until = 0.0
         self.cooldown = COOLDOWN
@@ -52,17 +53,20 @@ class RouteState:
     def record(self, seconds: float) -> None:
         """A pool call's duration. Runs in a pool thread; a lost update under a race only delays
         a switch by one call."""
-        self.ewma += ALPHA * (seconds - self.ewma)
+        self.recent = ((self.recent << 1) | (seconds >= THRESHOLD)) & _WINDOW_MASK
         self.calls += 1
-        if self.calls >= WARMUP and self.ewma < THRESHOLD / 2 and monotonic() >= self.pool_until:
+        if self.calls >= WARMUP and not self.recent and monotonic() >= self.pool_until:
             self.inline = True
 
     def record_inline(self, seconds: float) -> None:
-        self.ewma += ALPHA * (seconds - self.ewma)
-        if seconds < SLOW and self.ewma < THRESHOLD:
+        if seconds < THRESHOLD:
+            self.recent = (self.recent << 1) & _WINDOW_MASK
             return
-        log.debug("inline calls average %.2f ms (last %.2f ms): back to the thread pool",
-                  self.ewma * 1000, seconds * 1000)
+        self.recent = ((self.recent << 1) | 1) & _WINDOW_MASK
+        if seconds < SLOW and bin(self.recent).count("1") < SLOW_CALLS:
+            return
+        log.debug("inline call took %.2f ms, %d of the last %d over %g ms: back to the thread pool",
+                  seconds * 1000, bin(self.recent).count("1"), WINDOW, THRESHOLD * 1000)
         now = monotonic()
         # flipping again within 10 cooldowns of the last flip: the route is really slow, wait longer
         recent = now - self.pool_until < 10 * self.cooldown
