@@ -107,11 +107,10 @@ def _latin1_to_utf8(text: str) -> str:
 
 def seldon_message(content_type: str, query_string: bytes, body: bytes, passthrough: bool) -> Any:
     """The request object for a Seldon route. With `passthrough` (predict routes under
-    PAYLOAD_PASSTHROUGH) the raw `json=` string or raw body bytes are returned undecoded."""
+    PAYLOAD_PASSTHROUGH) the raw `json=` string or raw body bytes are returned undecoded
+    (a multipart body still becomes its dict, as in Seldon's get_request)."""
     ctype = content_type.lower()
-    if ctype.startswith("multipart/form-data"):
-        if passthrough:
-            return body
+    if ctype.startswith("multipart/form-data"):  # parsed even under passthrough, as Seldon does
         return parse_multipart(body, content_type)
     text = json_param(query_string, body, ctype)
     if text is not None:

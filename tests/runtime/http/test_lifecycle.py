@@ -76,6 +76,8 @@ def test_payload_passthrough_on_predict_routes_only(start) -> None:
     assert r.headers["content-type"] == "application/json"
     r = requests.post(s.url + "/api/v1.0/predictions", data={"json": "abc"})  # the json= string, undecoded
     assert r.json() == {"echo": 3, "kind": "raw"}
+    r = requests.post(s.url + "/predict", files={"strData": (None, "x"), "binData": ("b", b"\x00")})
+    assert r.json() == {"fields": ["binData", "strData"], "kind": "multipart"}
     r = requests.post(s.url + "/transform-input", data=raw)  # not a predict route: JSON is required
     assert r.status_code == 400 and "Invalid JSON" in r.json()["status"]["info"]
 
