@@ -33,6 +33,7 @@ class Builder:
     usage: str  # usage file name inside `directory`
     source: str | None = None  # pre-packaged builders: the model source folder shipped in `directory`
     template_dir: Path | None = None  # `template_from: NAME`: use that sibling builder's template
+    system_packages: tuple[str, ...] = ()  # Debian packages apt-installed in the final stage
 
     @property
     def dockerfile_dir(self) -> Path:
@@ -73,6 +74,7 @@ def _load(directory: Path) -> Builder:
         str(raw.get("usage", "usage.md")),
         str(raw["source"]) if raw.get("source") else None,
         directory.parent / str(raw["template_from"]) if raw.get("template_from") else None,
+        tuple(str(p) for p in raw.get("system_packages", ())),
     )
     for name, where in ((builder.dockerfile, builder.dockerfile_dir), (builder.usage, directory)):
         if not (where / name).is_file():

@@ -30,9 +30,11 @@ class MLflowServer(PrepackagedServer):
 
     def call(self, X: Any, names: Any) -> Any:
         data = X
-        if names:
+        arr = np.asarray(X)
+        if names and arr.ndim == 2 and len(names) == arr.shape[1]:
+            # column names, when they fit (a V2 request names its one input, not the columns)
             import pandas as pd
 
-            data = pd.DataFrame(np.asarray(X), columns=list(names))
+            data = pd.DataFrame(arr, columns=list(names))
         result = self.model.predict(data)
         return result.to_numpy() if hasattr(result, "to_numpy") else np.asarray(result)
