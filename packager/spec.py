@@ -23,7 +23,7 @@ from .constants import (
     SERVICE_TYPE,
     SERVICE_TYPES,
 )
-from .errors import ModelpackError, SourceError, UsageError
+from .errors import LockError, ModelpackError, SourceError, UsageError
 from .redact import redact, register_secret
 from .source.deps import Dependencies, detect_dependencies
 from .source.envfile import EnvEntry, read_env_file
@@ -67,6 +67,9 @@ class BuildOptions:
     healthcheck: bool = False  # also MODELPACK_HEALTHCHECK=1
     model_dir: Path | None = None  # --model-dir: model files baked into /mnt/models (issue 7)
     layout: str | None = None  # --layout: override the detected source layout (issue 7)
+    locked: bool = False  # --locked: fail unless requirements.lock is current (issue 5)
+    backend: str = "engine"  # engine | buildkit: the resolved --backend (packager.backend.select)
+    installer: str = "pip"  # uv | pip: --installer (packager.flavour)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class BuildSpec:
     options: BuildOptions | None = field(default=None, compare=False)
     model_dir: Path | None = None  # --model-dir, checked (issue 7)
     layout: SourceLayout | None = None  # the detected source layout (packager.source.layout)
+    install_lock: str | None = None  # requirements.lock when current: installed instead (issue 5)
 
     @property
     def source_bytes(self) -> int:
@@ -249,6 +253,7 @@ def load_spec(options: BuildOptions) -> BuildSpec:
         raise SourceError(redact(count + " | ".join(errors)))
     assert deps is not None and builder is not None and model_entry is not None and model_file is not None
     warnings = list(deps.warnings) + warnings + ([size_warning] if size_warning else [])
+    install_lock = _lock_decision(root, deps, python, options, warnings)
     digest = source_digest(root, files)
     model_name = model_entry.value
     labels = [(f"{OCI_PREFIX}title", model_name), (f"{OCI_PREFIX}base.name", base_image)]
@@ -292,4 +297,26 @@ def load_spec(options: BuildOptions) -> BuildSpec:
         options,
         model_dir=model_dir,
         layout=layout,
+        install_lock=install_lock,
     )
+
+
+def _lock_decision(root: Path, deps: Dependencies, python: str, options: BuildOptions,
+                   warnings: list[str]) -> str | None:
+    """requirements.lock when it is current; --locked turns a stale or missing lock into a LockError.
+    Without --locked a stale lock is not used (it would install what the manifests no longer say),
+    and the warning says so: never a silent change of what gets installed."""
+    from .lock import LOCK_FILE
+    from .lock.state import default_platform, lock_state
+
+    state = lock_state(root, deps, python, default_platform(options.platform))
+    if state.status == "current":
+        return LOCK_FILE
+    if state.status == "stale":
+        if options.locked:
+            raise LockError(f"--locked: {LOCK_FILE} is stale: {state.reason}", "run `modelpack lock SRC`")
+        warnings.append(f"{LOCK_FILE} is stale ({state.reason}); installing from the manifests, "
+                        "unlocked; run `modelpack lock SRC` to refresh it")
+    elif options.locked and state.status == "missing":  # "none": no pip dependencies, nothing to lock
+        raise LockError(f"--locked: no {LOCK_FILE} in {root}", "run `modelpack lock SRC` and commit the lock")
+    return None

@@ -1,0 +1,46 @@
+"""Is the lock in a source folder current? Used by `modelpack build` to install from it, and by
+`--locked` to refuse a stale or missing lock."""
+
+from __future__ import annotations
+
+import platform as host
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..source.deps import Dependencies
+from . import LOCK_FILE
+from .digest import changed_input, lock_inputs, read_header
+
+_MACHINES = {"x86_64": "linux/amd64", "amd64": "linux/amd64", "aarch64": "linux/arm64", "arm64": "linux/arm64"}
+
+
+def host_platform() -> str | None:
+    """The Docker platform the running interpreter resolves for (None off Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    return _MACHINES.get(host.machine().lower())
+
+
+def default_platform(requested: str | None) -> str:
+    """The platform a lock targets: --platform, else this machine's, else linux/amd64."""
+    return requested or host_platform() or "linux/amd64"
+
+
+@dataclass(frozen=True)
+class LockState:
+    status: str  # "current" | "stale" | "missing" | "none" (nothing to lock)
+    reason: str = ""  # for stale: what changed
+
+
+def lock_state(root: Path, deps: Dependencies, python: str, platform: str) -> LockState:
+    path = root / LOCK_FILE
+    if not path.is_file():
+        return LockState("none" if not (deps.requirements or deps.project) else "missing")
+    recorded = read_header(path.read_text(encoding="utf-8-sig"))
+    if recorded is None:
+        return LockState("stale", f"{LOCK_FILE} has no modelpack-lock header (not written by modelpack lock)")
+    current = lock_inputs(root, deps, python, platform)
+    if recorded.digest == current.digest:
+        return LockState("current")
+    return LockState("stale", f"{changed_input(recorded, current)} since {LOCK_FILE} was written")
