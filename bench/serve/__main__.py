@@ -6,13 +6,14 @@ import argparse
 import os
 import platform
 import shlex
+import signal
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import loadgen, report
-from .runner import Plan, bench_server
+from .runner import Plan, measure, start_server, stop_all
 from .servers import SPECS
 
 BENCH = Path(__file__).resolve().parent.parent
@@ -28,9 +29,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="smoke test: 1 s runs, no warm-up, 8 connections only; writes to results/partial/")
     p.add_argument("--only", action="append", default=[], metavar="NAME",
                    help=f"run only these servers (repeat or comma-separate): {', '.join(SPECS)}")
-    p.add_argument("--seconds", type=int, default=10, help="length of each measured wrk run (default 10)")
+    p.add_argument("--seconds", type=int, default=4, help="length of each measured wrk run (default 4)")
     p.add_argument("--warmup", type=int, default=2, help="warm-up run per case, 8 connections (default 2)")
     p.add_argument("--connections", default="1,8,64", help="comma-separated (default 1,8,64)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="repeat the measurements N times and report medians (default 3)")
     p.add_argument("--out", type=Path, default=None,
                    help="results folder (default bench/results, or bench/results/partial with --quick/--only)")
     args = p.parse_args(argv)
@@ -40,7 +43,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         p.error(f"--only {','.join(unknown)}: unknown server; choose from {', '.join(SPECS)}")
     args.only = only or list(SPECS)
     if args.quick:
-        args.seconds, args.warmup, args.connections = 1, 0, "8"
+        args.seconds, args.warmup, args.connections, args.rounds = 1, 0, "8", 1
     try:
         args.connections = tuple(int(c) for c in args.connections.split(","))
     except ValueError:
@@ -54,16 +57,26 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    plan = Plan(args.connections, args.seconds, args.warmup, BENCH / "results" / "raw" / stamp)
+    plan = Plan(args.connections, args.seconds, args.warmup, BENCH / "results" / "raw" / stamp, args.rounds)
     meta = {
         "command": "bench/run-serve " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         "started_utc": stamp, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
         "load_before": os.getloadavg(), "wrk": loadgen.wrk_version(),
         "seconds": plan.seconds, "warmup": plan.warmup, "connections": list(plan.connections),
+        "rounds": plan.rounds,
     }
     _log(f"serving benchmark: {', '.join(args.only)}; {plan.seconds} s per run at {plan.connections}"
          f" connections; load average {meta['load_before'][0]:.2f}")
-    servers = {name: bench_server(SPECS[name], plan, _log) for name in args.only}
+    # SIGTERM (e.g. a CI timeout) unwinds through `finally`, so every server started here is stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    running = []
+    try:
+        for name in args.only:
+            running.append(start_server(SPECS[name], plan, _log))
+        measure(running, plan, _log)
+    finally:
+        stop_all(running)
+    servers = {r.spec.name: r.result for r in running}
     meta["load_after"] = os.getloadavg()
     results = {"meta": meta, "servers": servers}
     paths = report.write(results, args.out)

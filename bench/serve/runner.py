@@ -1,17 +1,24 @@
-"""Run one server through the benchmark: start, time to ready, check every answer, measure idle
-memory, load each case with wrk, stop. Returns a plain dict for results JSON."""
+"""Run the servers through the benchmark.
+
+Phase 1, one server at a time: start it, time it to ready, record idle memory, check every answer,
+record memory again. Every server stays up. Phase 2, case by case: warm each server up on the case,
+then for each connection count load every server in turn. Measurements that are compared sit
+seconds apart, not minutes, so a shared machine's drifting load skews the ratios less. With
+`rounds` > 1 phase 2 repeats and each figure is the median over the rounds. Phase 3 stops them all.
+"""
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import loadgen, procs, venvs
-from .cases import Case, body, check_answer, write_script
+from .cases import ALL_CASES, Case, body, check_answer, write_script
 from .servers import MODEL_NAME, Ports, ServerSpec, bench_bindir
 
 
@@ -21,6 +28,17 @@ class Plan:
     seconds: int
     warmup: int
     workdir: Path           # scripts, bodies, server logs, scratch HOME
+    rounds: int = 1
+
+
+@dataclass
+class Running:
+    spec: ServerSpec
+    server: procs.Server | None
+    base: str
+    result: dict
+    passed: list[Case] = field(default_factory=list)
+    samples: dict = field(default_factory=dict)     # case name -> connections -> [run, ...]
 
 
 def _env(spec: ServerSpec, ports: Ports, home: Path) -> dict[str, str]:
@@ -42,7 +60,8 @@ def post(url: str, case: Case, timeout: float = 30.0) -> dict:
         raise AssertionError(f"{case.name}: HTTP {exc.code} from {url}: {detail}") from None
 
 
-def bench_server(spec: ServerSpec, plan: Plan, log) -> dict:
+def start_server(spec: ServerSpec, plan: Plan, log) -> Running:
+    """Phase 1 for one server. On failure the server is stopped and `result["failure"]` says why."""
     if spec.venv is None:
         bindir, note = bench_bindir(), ""
         version = venvs.installed_version(f"{bindir}/python", spec.package)
@@ -59,6 +78,7 @@ def bench_server(spec: ServerSpec, plan: Plan, log) -> dict:
     log(f"[{spec.name}] {version}: starting on {base}")
     server = procs.start(spec.name, spec.argv(bindir, ports), _env(spec, ports, home), spec.cwd,
                          plan.workdir / "logs" / f"{spec.name}.log")
+    running = Running(spec, server, base, result)
     try:
         result["ready_s"] = round(server.wait_ready(base + spec.ready_path), 3)
         log(f"[{spec.name}] ready in {result['ready_s']:.3f} s")
@@ -66,32 +86,67 @@ def bench_server(spec: ServerSpec, plan: Plan, log) -> dict:
         result["memory"] = procs.memory(server.proc.pid)
         log(f"[{spec.name}] idle RSS {result['memory']['rss_total_mb']} MB over "
             f"{len(result['memory']['processes'])} processes")
-        passed = []
         for case in spec.cases:
             try:
                 check_answer(case, post(base + case.path(MODEL_NAME), case))
                 result["checks"][case.name] = "ok"
-                passed.append(case)
+                running.passed.append(case)
             except (AssertionError, KeyError, TypeError, ValueError, OSError) as exc:
                 result["checks"][case.name] = f"FAILED: {exc}"
                 log(f"[{spec.name}] answer check FAILED, case not timed: {exc}")
         # after one request of every case (large bodies included): what a warm server holds
         result["memory_after_checks"] = procs.memory(server.proc.pid)
-        for case in passed:
-            script = write_script(case, MODEL_NAME, plan.workdir / "scripts")
-            url = base + case.path(MODEL_NAME)
-            if plan.warmup:
-                loadgen.run(script, url, 8, plan.warmup)
-            runs = {}
-            for connections in plan.connections:
-                r = loadgen.run(script, url, connections, plan.seconds)
-                runs[str(connections)] = r
-                log(f"[{spec.name}] {case.name:16} c={connections:<3} {r['rps']:>9.1f} req/s"
-                    f"  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  errors {r['error_total']}")
-            result["cases"][case.name] = runs
     except RuntimeError as exc:
         result["failure"] = str(exc)
         log(f"[{spec.name}] FAILED: {exc}")
-    finally:
         server.stop()
-    return result
+        running.server = None
+    return running
+
+
+def _median_run(runs: list[dict]) -> dict:
+    if len(runs) == 1:
+        return runs[0]
+    out = dict(runs[0])
+    for key in ("rps", "p50_ms", "p90_ms", "p99_ms", "max_ms"):
+        out[key] = round(statistics.median(r[key] for r in runs), 3)
+    out["requests"] = sum(r["requests"] for r in runs)
+    out["error_total"] = sum(r["error_total"] for r in runs)
+    out["rounds"] = [{k: r[k] for k in ("rps", "p50_ms", "p99_ms", "error_total")} for r in runs]
+    return out
+
+
+def measure(servers: list[Running], plan: Plan, log) -> None:
+    """Phase 2: case by case, connection count by connection count, every server in turn."""
+    for round_no in range(plan.rounds):
+        for case in ALL_CASES:
+            ready = [r for r in servers if r.server is not None and case in r.passed]
+            for r in ready:
+                r.script = write_script(case, MODEL_NAME, plan.workdir / "scripts")  # type: ignore[attr-defined]
+                if plan.warmup and round_no == 0:
+                    loadgen.run(r.script, r.base + case.path(MODEL_NAME), 8, plan.warmup)  # type: ignore[attr-defined]
+            for connections in plan.connections:
+                for r in ready:
+                    try:
+                        run = loadgen.run(r.script, r.base + case.path(MODEL_NAME), connections,  # type: ignore[attr-defined]
+                                          plan.seconds)
+                    except RuntimeError as exc:
+                        log(f"[{r.spec.name}] {case.name} c={connections}: {exc}")
+                        continue
+                    r.samples.setdefault(case.name, {}).setdefault(str(connections), []).append(run)
+                    tag = f" round {round_no + 1}" if plan.rounds > 1 else ""
+                    log(f"[{r.spec.name:12}] {case.name:16} c={connections:<3} {run['rps']:>9.1f} req/s"
+                        f"  p50 {run['p50_ms']:.2f} ms  p99 {run['p99_ms']:.2f} ms"
+                        f"  errors {run['error_total']}{tag}")
+    for r in servers:
+        r.result["cases"] = {case: {c: _median_run(runs) for c, runs in by_c.items()}
+                             for case, by_c in r.samples.items()}
+
+
+def stop_all(servers: list[Running]) -> None:
+    for r in servers:
+        if r.server is not None:
+            r.server.stop()
+            if r.server.proc.returncode not in (0, -15, 143):
+                r.result["exit_code"] = r.server.proc.returncode
+            r.server = None
