@@ -20,8 +20,10 @@ def markdown(results: dict) -> str:
     meta, servers = results["meta"], results["servers"]
     conns = [str(c) for c in meta["connections"]]
     lines = [f"Command: `{meta['command']}`  ",
-             f"Run {meta['started_utc']} on {meta['machine']}; {meta['wrk']}; {meta['seconds']} s per point"
-             f" after a {meta['warmup']} s warm-up; load average before {meta['load_before'][0]:.2f}.", ""]
+             f"Run {meta['started_utc']} on {meta['machine']}; {meta['wrk']}; each point is the median of"
+             f" {meta.get('rounds', 1)} round(s) of {meta['seconds']} s, after a {meta['warmup']} s warm-up;"
+             f" load average before {meta['load_before'][0]:.2f}, after {meta.get('load_after', [0])[0]:.2f}"
+             " (the machine is shared: compare ratios within this run only).", ""]
     lines += ["| case | server | " + " | ".join(f"req/s @{c} | p50 ms @{c} | p99 ms @{c}" for c in conns) + " |",
               "|---|---|" + "---:|---:|---:|" * len(conns)]
     for case in ALL_CASES:
