@@ -45,7 +45,7 @@ class SourceLayout:
     @property
     def run_command(self) -> str:
         """What the image runs instead of modelpack-microservice (procfile, kserve)."""
-        command = KSERVE_COMMAND if self.name == "kserve" else self.command or ""
+        command = {"kserve": KSERVE_COMMAND, "mlserver": MLSERVER_COMMAND}.get(self.name, self.command or "")
         if command and not any(ch in command for ch in ";&|\n") and not command.startswith("exec "):
             # dash runs `sh -c CMD` in a child: exec makes the app PID 1, so it gets SIGTERM itself
             command = "exec " + command
@@ -151,8 +151,16 @@ def _checked(root: Path, present: set[str], name: str, why: str) -> SourceLayout
                 "add the model server script (see docs/layouts.md)",
             )
         return SourceLayout(name, why, module=module, model_name=kserve_model_name(root / f"{module}.py"))
-    if name == "mlserver" and MODEL_SETTINGS not in present:
-        raise SourceError(f"--layout mlserver: no {MODEL_SETTINGS} in the source", "add it (see docs/layouts.md)")
+    if name == "mlserver":
+        if MODEL_SETTINGS not in present:
+            raise SourceError(f"--layout mlserver: no {MODEL_SETTINGS} in the source", "add it (see docs/layouts.md)")
+        reqs = root / "requirements.txt"
+        text = reqs.read_text(encoding="utf-8", errors="replace") if reqs.is_file() else ""
+        if not re.search(r"^\s*mlserver\b", text, re.M | re.I):
+            raise SourceError(
+                "layout mlserver: requirements.txt does not list mlserver, which the image runs (`mlserver start`)",
+                "add a line such as mlserver>=1.7,<2",
+            )
     return SourceLayout(name, why)
 
 
@@ -241,7 +249,8 @@ def init_from(builder_name: str, dest: Path) -> list[str]:
 KSERVE_HOST = "modelpack_runtime.layouts.kserve.KServeHost"
 # parses KServe's ModelServer flags (--http_port, --workers...) and PORT, then execs modelpack-microservice
 KSERVE_COMMAND = "python -m modelpack_runtime.layouts.kserve"
-MLSERVER_HOST = "modelpack_runtime.layouts.mlserver.MLServerHost"
+# MLServer serves its MLModel itself and reads every MLSERVER_* variable (docs/layouts.md)
+MLSERVER_COMMAND = 'mlserver start "${MLSERVER_MODELS_DIR:-.}"'
 
 
 def layout_entry(layout: SourceLayout, current: EnvEntry | None) -> tuple[EnvEntry, str]:
@@ -250,7 +259,7 @@ def layout_entry(layout: SourceLayout, current: EnvEntry | None) -> tuple[EnvEnt
     if layout.name == "kserve":
         return EnvEntry(MODEL_NAME, KSERVE_HOST, "layout kserve", False), f"{layout.module}.py"
     if layout.name == "mlserver":
-        return EnvEntry(MODEL_NAME, MLSERVER_HOST, "layout mlserver", False), MODEL_SETTINGS
+        return EnvEntry(MODEL_NAME, "mlserver", "layout mlserver", False), MODEL_SETTINGS
     name = current.value if current is not None and current.value else "app"
     return EnvEntry(MODEL_NAME, name, "layout procfile", False), PROCFILE
 

@@ -96,3 +96,45 @@ def test_kserve_custom_model_answers_as_kserve_documents(images, docker_client, 
     assert big.status_code == 413  # --max_buffer_size became the body limit
     logs = other.logs().decode()
     assert "worker 1" in logs, logs[-2000:]  # --workers 2
+
+
+def test_mlserver_custom_runtime_serves_v2_rest_and_grpc(images, docker_client, containers) -> None:
+    import grpc
+
+    from modelpack_runtime.grpc.gen import grpc_predict_v2_pb2 as pb
+    from modelpack_runtime.grpc.gen import grpc_predict_v2_pb2_grpc as pb_grpc
+
+    tag, result = _build(images, "mlserver-custom")
+    assert "layout: mlserver (because model-settings.json exists)" in result.stderr
+    # the ServingRuntime's variables: ports moved, debug on, inference in the main process
+    env = {"MLSERVER_HTTP_PORT": "8002", "MLSERVER_GRPC_PORT": "8001", "MLSERVER_DEBUG": "true",
+           "MLSERVER_MODEL_PARALLEL_WORKERS": "0"}
+    container = docker_client.containers.run(
+        tag, detach=True, environment=env, ports={"8002/tcp": ("127.0.0.1", None), "8001/tcp": ("127.0.0.1", None)})
+    containers.append(container)
+    container.reload()
+    ports = container.attrs["NetworkSettings"]["Ports"]
+    url = f"http://127.0.0.1:{ports['8002/tcp'][0]['HostPort']}"
+    _wait(container, url, "/v2/models/linear-scores/ready", timeout=120)
+    body = {"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP64", "data": [1, 2, 3, 4, 0, 0, 0, 0]}]}
+    r = requests.post(url + "/v2/models/linear-scores/infer", json=body, timeout=10)
+    assert r.status_code == 200, r.text
+    out = r.json()["outputs"][0]
+    assert out["name"] == "scores" and out["data"] == [6.5, 1.0]  # [1,2,3,4]@[.5,-1,2,.25]+1, and the bias
+    channel = grpc.insecure_channel(f"127.0.0.1:{ports['8001/tcp'][0]['HostPort']}")
+    stub = pb_grpc.GRPCInferenceServiceStub(channel)
+    request = pb.ModelInferRequest(model_name="linear-scores", inputs=[pb.ModelInferRequest.InferInputTensor(
+        name="x", datatype="FP64", shape=[1, 4], contents=pb.InferTensorContents(fp64_contents=[1, 2, 3, 4]))])
+    reply = stub.ModelInfer(request, timeout=10)
+    assert list(reply.outputs[0].contents.fp64_contents) == [6.5]
+    channel.close()
+    # MLSERVER_LOAD_MODELS_AT_STARTUP=false (ModelMesh loads through the repository API): not loaded yet
+    lazy = docker_client.containers.run(tag, detach=True, environment={"MLSERVER_LOAD_MODELS_AT_STARTUP": "false"},
+                                        ports={"8080/tcp": ("127.0.0.1", None)})
+    containers.append(lazy)
+    lazy.reload()
+    lazy_url = f"http://127.0.0.1:{lazy.attrs['NetworkSettings']['Ports']['8080/tcp'][0]['HostPort']}"
+    _wait(lazy, lazy_url, "/v2/health/live", timeout=120)
+    assert requests.get(lazy_url + "/v2/models/linear-scores/ready", timeout=5).status_code != 200
+    assert requests.post(lazy_url + "/v2/repository/models/linear-scores/load", timeout=30).status_code == 200
+    assert requests.get(lazy_url + "/v2/models/linear-scores/ready", timeout=5).status_code == 200

@@ -47,7 +47,11 @@ def cli(*args: str) -> subprocess.CompletedProcess:
             "kserve",
             "model.py imports kserve and starts a ModelServer; its Procfile is not needed",
         ),
-        ({"model-settings.json": "{}", "models.py": ""}, "mlserver", "model-settings.json exists"),
+        (
+            {"model-settings.json": "{}", "models.py": "", "requirements.txt": "mlserver>=1.7\n"},
+            "mlserver",
+            "model-settings.json exists",
+        ),
         ({"Procfile": "web: python -m model_remote\n", "app.py": ""}, "procfile", "Procfile runs `python -m model_remote`"),
     ],
 )
@@ -145,3 +149,11 @@ def test_procfile_dockerfile_runs_the_web_command(tmp_path: Path) -> None:
     result = cli("build", str(tmp_path), "me/proc:1", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert 'ENV MODELPACK_COMMAND="exec python -m model_remote" PORT=8080' in result.stdout
+
+
+def test_mlserver_runs_mlserver_start_and_needs_it_listed(tmp_path: Path) -> None:
+    root, present = make(tmp_path, {"model-settings.json": "{}", "requirements.txt": "MLServer==1.7.0\n"})
+    assert detect_layout(root, present).run_command == 'exec mlserver start "${MLSERVER_MODELS_DIR:-.}"'
+    (root / "requirements.txt").write_text("numpy\n")
+    with pytest.raises(SourceError, match="^layout mlserver: requirements.txt does not list mlserver"):
+        detect_layout(root, present)
