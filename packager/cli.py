@@ -199,6 +199,9 @@ def build(
     dry_run: bool = typer.Option(False, "--dry-run", help="check the source, print the Dockerfile"),
     model_dir: Optional[Path] = ModelDirOpt,
     layout: Optional[str] = LayoutOpt,
+    locked: bool = typer.Option(
+        False, "--locked", help="fail (exit 7) unless requirements.lock is current (`modelpack lock`)"
+    ),
 ) -> None:
     """Build SRC into the image IMAGE."""
     from .pipeline import execute, plan
@@ -230,6 +233,7 @@ def build(
         push=push,
         model_dir=model_dir,
         layout=layout,
+        locked=locked,
     )
     the_plan = plan(options)
     if progress != "quiet":
@@ -282,6 +286,38 @@ def dockerfile(
     if names:
         args = " ".join(f"--build-arg {n}" for n in names)
         typer.echo(f"build-only values are not written; build with: docker build {args} {ctx.directory}")
+
+
+@app.command(epilog=EXIT_CODES)
+def lock(
+    src: str = typer.Argument(..., help="model source folder"),
+    env: Optional[List[str]] = EnvOpt,
+    env_file: Optional[Path] = EnvFileOpt,
+    context_dir: Optional[str] = ContextDirOpt,
+    builder: Optional[str] = BuilderOpt,
+    python: Optional[str] = PythonOpt,
+    base_image: Optional[str] = BaseImageOpt,
+    wheels: Optional[Path] = WheelsOpt,
+    ca_cert: Optional[Path] = CaCertOpt,
+    platform: Optional[str] = typer.Option(
+        None, "--platform", help="the image's platform (default: this machine's, e.g. linux/amd64)"
+    ),
+) -> None:
+    """Pin every pip dependency of SRC for the image's Python and platform into SRC/requirements.lock
+    (pip-compile --generate-hashes); `modelpack build` then installs from it."""
+    from .lock.piplock import lock_pip
+    from .lock.state import default_platform
+    from .spec import load_spec
+
+    options = _options(
+        src, (), env, env_file, context_dir, builder, python, base_image, wheels, ca_cert, None, False,
+        platform=platform,
+    )
+    result = lock_pip(load_spec(options), default_platform(platform))
+    typer.echo(
+        f"wrote {result.path} ({result.pins} pinned packages with hashes, python {result.inputs.python}, "
+        f"{result.inputs.platform})"
+    )
 
 
 @app.command(epilog=EXIT_CODES)

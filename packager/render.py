@@ -52,6 +52,7 @@ class Layout:
     index_args: tuple[str, ...] = ()
     token_args: tuple[str, ...] = ()
     runtime_pip_env: tuple[tuple[str, str], ...] = ()
+    require_hashes: bool = False  # installing from requirements.lock: --require-hashes --no-deps (issue 5)
 
     @property
     def runtime_wheel_name(self) -> str:
@@ -70,10 +71,13 @@ def docker_quote(value: str) -> str:
 def plan_layout(spec: BuildSpec) -> Layout:
     deps = spec.deps
     reqs: list[str] = []
-    if deps.requirements:
-        reqs.append(deps.requirements)
-    if deps.project is not None:
-        reqs.append(c.PROJECT_REQUIREMENTS)
+    if spec.install_lock:  # a current lock replaces the manifests: every pin, every hash
+        reqs.append(spec.install_lock)
+    else:
+        if deps.requirements:
+            reqs.append(deps.requirements)
+        if deps.project is not None:
+            reqs.append(c.PROJECT_REQUIREMENTS)
     names = [k for k, _ in spec.secret_env]
     pip_env: list[tuple[str, str]] = []
     if spec.ca_cert is not None:
@@ -103,6 +107,7 @@ def plan_layout(spec: BuildSpec) -> Layout:
         index_args,
         token_args,
         tuple(runtime_env),
+        bool(spec.install_lock),
     )
 
 
@@ -176,6 +181,9 @@ def _prepare_outdir(outdir: Path) -> None:
 def _write_deps(spec: BuildSpec, deps_dir: Path) -> None:
     root = spec.source.root
     deps = spec.deps
+    if spec.install_lock:  # the lock pins the project's dependencies and build backend too
+        _copy_file(root / spec.install_lock, deps_dir / spec.install_lock)
+        return
     for rel in deps.local_paths:
         _copy_tree(root, rel, deps_dir)
     for rel, number in deps.self_references:
