@@ -121,7 +121,7 @@ class BuildLog:
                 f"build {where} failed: cannot get the base image: {message}",
                 hint="check the base image name (--base-image), or `docker pull` it / load it locally first",
             )
-        pip = pip_failure(step_lines)
+        pip = pip_failure(step_lines) or uv_failure(step_lines)
         if pip and "(conflicting dependencies)" in pip:
             return BuildFailed(
                 f"build {where} failed: {pip}",
@@ -172,3 +172,31 @@ def pip_failure(lines: list[str]) -> str | None:
     if conflict:
         return f"pip cannot install {conflict} together (conflicting dependencies): {joined}"
     return f"pip failed: {joined}"
+
+
+_UV_LINE = re.compile(r"^\s*(?:error: |× |╰─▶ |Caused by: )(?P<text>.+)$")
+_UV_MISSING = re.compile(r"Because (?P<req>[^\s,]+)(?: was not found in the package registry| has no "
+                         r"(?:versions|version)| was not found)")
+_UV_CONFLICT = re.compile(r"(?:requirements are unsatisfiable|conflicting dependencies)")
+
+
+def uv_failure(lines: list[str]) -> str | None:
+    """Summarise uv's failure (``--installer uv``) from a step's output, or None when uv did not fail."""
+    errors: list[str] = []
+    requirement = None
+    for line in lines:
+        match = _UV_LINE.match(line)
+        if match:
+            text = " ".join(match["text"].split())
+            if text not in errors:
+                errors.append(text)
+            found = _UV_MISSING.search(text)
+            requirement = requirement or (found["req"] if found else None)
+    if not errors:
+        return None
+    joined = " | ".join(errors)[:600]
+    if requirement:
+        return f"uv could not install requirement {requirement!r}: {joined}"
+    if any(_UV_CONFLICT.search(e) for e in errors):
+        return f"uv cannot install the requirements together (conflicting dependencies): {joined}"
+    return f"uv failed: {joined}"

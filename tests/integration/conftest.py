@@ -66,6 +66,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = N
             timeout: float = 1200) -> CliResult:
     """Run the installed `modelpack` console script (not an import: the real entry point)."""
     full_env = {**os.environ, "CI": "true", **(env or {})}  # CI=true: plain progress lines
+    # the suite's log checks read the Engine API builder's output; MODELPACK_BACKEND=buildkit runs it on BuildKit
+    full_env.setdefault("MODELPACK_BACKEND", "engine")
     proc = subprocess.run([modelpack_bin(), *args], input=stdin, capture_output=True, text=True, check=False,
                           env=full_env, timeout=timeout, cwd=REPO)
     return CliResult(list(args), proc.returncode, proc.stdout, proc.stderr)

@@ -1,8 +1,10 @@
 """DOCKER_HOST: a daemon on loopback TCP (socat in front of the unix socket), and an unreachable one."""
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -113,3 +115,55 @@ def test_build_through_docker_host_tls(images: Images, tmp_path: Path) -> None:
     assert wrong_ca.returncode == 4, wrong_ca.explain()
     errors = wrong_ca.error_lines()
     assert len(errors) == 1 and "certificate verify failed" in errors[0], wrong_ca.explain()
+
+
+def test_build_through_docker_host_ssh(images: Images, tmp_path: Path) -> None:
+    """DOCKER_HOST=ssh://root@127.0.0.1:PORT: an sshd of our own on loopback (key auth only); the SDK
+    runs `docker system dial-stdio` over it. HOME (and an `ssh` wrapper on PATH, for the docker CLI)
+    point at a folder holding the client's key, ssh config and known_hosts, so the real ~/.ssh is
+    neither read nor written."""
+    images.example("minimal")
+    home, etc = tmp_path / "home", tmp_path / "sshd"
+    (home / ".ssh").mkdir(parents=True)
+    etc.mkdir()
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(etc / "host_key")], check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / ".ssh" / "id_ed25519")],
+                   check=True)
+    (etc / "authorized_keys").write_text((home / ".ssh" / "id_ed25519.pub").read_text())
+    port = free_port()
+    (etc / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {etc / 'host_key'}\nPidFile none\nUsePAM no\n"
+        f"AuthorizedKeysFile {etc / 'authorized_keys'}\nPasswordAuthentication no\nStrictModes no\n"
+        "PermitRootLogin prohibit-password\nKbdInteractiveAuthentication no\n")
+    host_key = (etc / "host_key.pub").read_text().split()
+    (home / ".ssh" / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
+    (home / ".ssh" / "config").write_text(f"Host 127.0.0.1\n  IdentityFile {home / '.ssh' / 'id_ed25519'}\n"
+                                          f"  UserKnownHostsFile {home / '.ssh' / 'known_hosts'}\n")
+    # the ssh binary (used by the docker CLI) reads the passwd home, not $HOME: point it at ours
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ssh").write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {home / ".ssh" / "config"} "$@"\n')
+    (bin_dir / "ssh").chmod(0o755)
+    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
+    log = tmp_path / "sshd.log"
+    sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(etc / "sshd_config")],
+                            stderr=open(log, "w"))
+    try:
+        for _ in range(50):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        ssh_env = {"DOCKER_HOST": f"ssh://root@127.0.0.1:{port}", "HOME": str(home),
+                   "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        _tag, result = images.build(EXAMPLES / "minimal", "via-ssh", env=ssh_env)
+        # the Engine API client itself (paramiko) over the same ssh endpoint
+        probe = subprocess.run([sys.executable, "-c", "from packager.backend.client import connect; "
+                                "print(connect().version()['ApiVersion'])"],
+                               capture_output=True, text=True, env={**os.environ, **ssh_env}, check=False)
+    finally:
+        sshd.terminate()
+        sshd.wait(timeout=10)
+    assert result.returncode == 0, result.explain() + "\n" + log.read_text()[-2000:]
+    assert probe.returncode == 0 and probe.stdout.strip(), probe.stderr
+    assert "Accepted publickey for root" in log.read_text()
