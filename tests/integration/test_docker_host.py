@@ -79,8 +79,8 @@ def test_build_through_docker_host_tls(images: Images, tmp_path: Path) -> None:
     with open(log, "w") as fh:
         proxy = subprocess.Popen(
             ["socat", "-d", "-d",
-             f"OPENSSL-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr,cert={tmp_path / 'server.pem'},"
-             f"key={tmp_path / 'server-key.pem'},cafile={tmp_path / 'ca.pem'},verify=1",
+             (f"OPENSSL-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr,cert={tmp_path / 'server.pem'},"
+              f"key={tmp_path / 'server-key.pem'},cafile={tmp_path / 'ca.pem'},verify=1"),
              "UNIX-CONNECT:/var/run/docker.sock"], stderr=fh)
     try:
         for _ in range(50):
@@ -146,8 +146,8 @@ def test_build_through_docker_host_ssh(images: Images, tmp_path: Path) -> None:
     (bin_dir / "ssh").chmod(0o755)
     Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
     log = tmp_path / "sshd.log"
-    sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(etc / "sshd_config")],
-                            stderr=open(log, "w"))
+    with open(log, "w") as fh:
+        sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(etc / "sshd_config")], stderr=fh)
     try:
         for _ in range(50):
             with socket.socket() as s:
@@ -158,8 +158,8 @@ def test_build_through_docker_host_ssh(images: Images, tmp_path: Path) -> None:
                    "PATH": f"{bin_dir}:{os.environ['PATH']}"}
         _tag, result = images.build(EXAMPLES / "minimal", "via-ssh", env=ssh_env)
         # the Engine API client itself (paramiko) over the same ssh endpoint
-        probe = subprocess.run([sys.executable, "-c", "from packager.backend.client import connect; "
-                                "print(connect().version()['ApiVersion'])"],
+        probe = subprocess.run([sys.executable, "-c", ("from packager.backend.client import connect; "
+                                                       "print(connect().version()['ApiVersion'])")],
                                capture_output=True, text=True, env={**os.environ, **ssh_env}, check=False)
     finally:
         sshd.terminate()
