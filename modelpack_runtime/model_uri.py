@@ -236,7 +236,7 @@ def _fetch_cloud(scheme: str, uri: str, work: Path, digest: str | None) -> None:
                 blob.download_to_filename(str(dest))
     except BadParameter:
         raise
-    except Exception as e:  # the SDKs raise many types (auth, not found, network)
+    except Exception as e:  # noqa: BLE001 - the SDKs raise many types (auth, not found, network)
         raise BadParameter(
             f"model_uri {redact_uri(uri)}: download failed ({type(e).__name__}: {e}); check the bucket, "
             "the credentials and the network"

@@ -17,7 +17,7 @@ class LightGBMServer(PrepackagedServer):
 
         try:
             return lgb.Booster(model_file=path)
-        except Exception as e:  # lightgbm.basic.LightGBMError for anything that is not a model
+        except Exception as e:  # noqa: BLE001 - lightgbm.basic.LightGBMError for anything that is not a model
             raise self.unreadable(path, e) from None
 
     def call(self, X: Any, names: Any) -> Any:

@@ -21,7 +21,7 @@ class MLflowServer(PrepackagedServer):
         folder = os.path.dirname(path) if os.path.basename(path) == "MLmodel" else path
         try:
             return mlflow.pyfunc.load_model(folder)
-        except Exception as e:  # MlflowException, ImportError of a flavor, YAML errors...
+        except Exception as e:  # noqa: BLE001 - MlflowException, ImportError of a flavor, YAML errors...
             text = (str(e).strip().splitlines() or [""])[0][:200]
             raise type(self.unreadable(path, e))(
                 f"{folder}: MLmodel cannot be loaded as a pyfunc model ({type(e).__name__}: {text});"

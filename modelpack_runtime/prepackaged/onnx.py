@@ -33,7 +33,7 @@ class ONNXServer(PrepackagedServer):
 
         try:
             session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime's InvalidProtobuf / Fail for anything that is not a model
+        except Exception as e:  # noqa: BLE001 - onnxruntime's InvalidProtobuf / Fail for anything that is not a model
             raise self.unreadable(path, e) from None
         outputs = [o.name for o in session.get_outputs()]
         if self.output is not None and self.output not in outputs:

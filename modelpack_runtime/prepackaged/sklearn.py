@@ -21,10 +21,10 @@ class SKLearnServer(PrepackagedServer):
                 obj = joblib.load(path)
             else:
                 with open(path, "rb") as f:
-                    obj = pickle.load(f)  # noqa: S301 - the model file is the operator's own artefact
+                    obj = pickle.load(f)
         except ImportError:
             raise
-        except Exception as e:  # unpickling raises anything (EOFError, UnpicklingError, ValueError...)
+        except Exception as e:  # noqa: BLE001 - unpickling raises anything (EOFError, UnpicklingError, ValueError...)
             raise self.unreadable(path, e) from None
         if not callable(getattr(obj, self.method, None)):
             raise self.wrong_type(path, obj, f"a scikit-learn estimator with {self.method}()")

@@ -18,7 +18,7 @@ class XGBoostServer(PrepackagedServer):
 
         try:
             return xgb.Booster(model_file=path)
-        except Exception as e:  # xgboost.core.XGBoostError for anything that is not a model
+        except Exception as e:  # noqa: BLE001 - xgboost.core.XGBoostError for anything that is not a model
             raise self.unreadable(path, e) from None
 
     def call(self, X: Any, names: Any) -> Any:

@@ -29,7 +29,7 @@ MODEL_SETTINGS = "model-settings.json"
 PROCFILE = "Procfile"
 MODEL_FILES = ("model.joblib", "model.pkl", "model.pickle", "model.bst", "model.json", "model.ubj",
                "model.txt", "model.onnx", "MLmodel")
-_KSERVE_IMPORT = re.compile(r"^\s*(import\s+kserve\b|from\s+kserve\b)", re.M)
+_KSERVE_IMPORT = re.compile(r"^\s*(import\s+kserve\b|from\s+kserve\b)", re.MULTILINE)
 _KSERVE_START = re.compile(r"ModelServer\s*\(")
 _MAX_SCAN = 512 * 1024  # bytes of a .py file read for the kserve check
 
@@ -156,7 +156,7 @@ def _checked(root: Path, present: set[str], name: str, why: str) -> SourceLayout
             raise SourceError(f"--layout mlserver: no {MODEL_SETTINGS} in the source", "add it (see docs/layouts.md)")
         reqs = root / "requirements.txt"
         text = reqs.read_text(encoding="utf-8", errors="replace") if reqs.is_file() else ""
-        if not re.search(r"^\s*mlserver\b", text, re.M | re.I):
+        if not re.search(r"^\s*mlserver\b", text, re.MULTILINE | re.IGNORECASE):
             raise SourceError(
                 "layout mlserver: requirements.txt does not list mlserver, which the image runs (`mlserver start`)",
                 "add a line such as mlserver>=1.7,<2",

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
-
 from trained_models import train
 
 from .conftest import Images, Running, run_cli
@@ -119,7 +118,7 @@ def _failing(running: Running, expected: str, timeout: float = 60) -> None:
 class _Files(http.server.BaseHTTPRequestHandler):
     root: Path
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         path = self.root / self.path.lstrip("/")
         if not path.is_file():
             self.send_error(404, "Not Found")
@@ -197,5 +196,6 @@ def test_bad_model_inputs_are_clear(images, server_images, tmp_path_factory, run
 def test_missing_model_dir_is_a_source_error(tmp_path: Path) -> None:
     result = run_cli("build", "--builder", "sklearn", "--model-dir", str(tmp_path / "absent"), "x:1", "--dry-run")
     assert result.returncode == 3, result.explain()
-    assert result.error_lines() == [f"error: --model-dir {tmp_path / 'absent'}: no such folder; "
-                                    "pass the folder holding the model file"]
+    assert result.error_lines() == [
+        f"error: --model-dir {tmp_path / 'absent'}: no such folder; pass the folder holding the model file"
+    ]

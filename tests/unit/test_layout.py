@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from packager.errors import SourceError
-from packager.source.layout import detect_layout
+from packager.source.layout import detect_layout, kserve_model_name
 
 KSERVE_PY = """import kserve
 from typing import Dict
@@ -157,3 +157,13 @@ def test_mlserver_runs_mlserver_start_and_needs_it_listed(tmp_path: Path) -> Non
     (root / "requirements.txt").write_text("numpy\n")
     with pytest.raises(SourceError, match="^layout mlserver: requirements.txt does not list mlserver"):
         detect_layout(root, present)
+
+
+def test_model_name_read_from_the_script(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(KSERVE_PY)
+    assert kserve_model_name(tmp_path / "a.py") == "custom-model"
+    (tmp_path / "b.py").write_text(
+        "import kserve\nclass M(kserve.Model):\n    def __init__(self):\n        self.name = 'custom-model'\n"
+        "        super().__init__(self.name)\n"
+    )
+    assert kserve_model_name(tmp_path / "b.py") == "custom-model"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from trained_models import train
 
 from modelpack_runtime.dataplane import DataPlane
 from modelpack_runtime.settings import Settings
-from trained_models import train
 
 SERVERS = {
     "joblib": "modelpack_runtime.prepackaged.sklearn.SKLearnServer",

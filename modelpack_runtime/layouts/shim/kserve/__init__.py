@@ -8,7 +8,7 @@ kserve.ModelServer(...).start(models) and kserve.model_server.parser (KServe's f
 """
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 from . import model_server
 from .model_server import ModelServer
@@ -28,11 +28,11 @@ class Model:
         self.ready = True
         return self.ready
 
-    def preprocess(self, payload: Dict, headers: Dict[str, str] | None = None) -> Any:
+    def preprocess(self, payload: dict, headers: dict[str, str] | None = None) -> Any:
         return payload
 
-    def predict(self, payload: Any, headers: Dict[str, str] | None = None) -> Any:
+    def predict(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
         raise NotImplementedError(f"{type(self).__name__}.predict is not implemented")
 
-    def postprocess(self, result: Any, headers: Dict[str, str] | None = None) -> Any:
+    def postprocess(self, result: Any, headers: dict[str, str] | None = None) -> Any:
         return result
