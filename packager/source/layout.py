@@ -29,6 +29,10 @@ MODEL_SETTINGS = "model-settings.json"
 PROCFILE = "Procfile"
 MODEL_FILES = ("model.joblib", "model.pkl", "model.pickle", "model.bst", "model.json", "model.ubj",
                "model.txt", "model.onnx", "MLmodel")
+# a model file's usual builder (model.json and model.bst are ambiguous: the first builder that reads them)
+BUILDER_FOR_FILE = {"model.joblib": "sklearn", "model.pkl": "sklearn", "model.pickle": "sklearn",
+                    "model.json": "xgboost", "model.ubj": "xgboost", "model.bst": "xgboost",
+                    "model.txt": "lightgbm", "model.onnx": "onnx", "MLmodel": "mlflow"}
 _KSERVE_IMPORT = re.compile(r"^\s*(import\s+kserve\b|from\s+kserve\b)", re.MULTILINE)
 _KSERVE_START = re.compile(r"ModelServer\s*\(")
 _MAX_SCAN = 512 * 1024  # bytes of a .py file read for the kserve check
@@ -128,11 +132,15 @@ def detect_layout(
         return _checked(root, present, name, why)
     listing = "; ".join(f"{n}: {w}" for n, w in found.items()) if found else "nothing a layout needs"
     models = sorted(p for p in present if p.rsplit("/", 1)[-1] in MODEL_FILES)
+    hint = "pass --layout NAME to choose"
     if models:
         listing += f"; model files: {', '.join(models[:5])}"
+        builder = BUILDER_FOR_FILE.get(models[0].rsplit("/", 1)[-1])
+        if builder and not found:
+            hint = f"to serve {models[0]} run `modelpack build --builder {builder} --model-dir {root} IMAGE`"
     needs = "; ".join(f"{n} needs {w}" for n, w in NEEDS.items())
     kind = "ambiguous source" if found else "unknown source layout"
-    raise SourceError(f"{kind} (found {listing}); {needs}", "pass --layout NAME to choose")
+    raise SourceError(f"{kind} (found {listing}); {needs}", hint)
 
 
 def _checked(root: Path, present: set[str], name: str, why: str) -> SourceLayout:

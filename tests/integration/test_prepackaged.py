@@ -96,6 +96,13 @@ def test_sklearn_predict_proba_parameter(images, server_images, tmp_path_factory
     assert got.shape == (len(X), 2) and np.allclose(got.sum(axis=1), 1.0)
 
 
+def test_sklearn_pickle_file_mounted(images, server_images, tmp_path_factory, run_container, tmp_path) -> None:
+    _, bare, _, _, _ = _images_for("joblib", images, server_images, tmp_path_factory)
+    folder, X, expected = _model_folder(tmp_path, "pickle")  # model.pkl, read with pickle
+    got = _predict(run_container(bare, volumes={str(folder): {"bind": "/mnt/models", "mode": "ro"}}), X)
+    np.testing.assert_allclose(got, expected)
+
+
 def _failing(running: Running, expected: str, timeout: float = 60) -> None:
     """The model must stay not-ready with `expected` in /health/status, readiness and the log."""
     deadline = time.monotonic() + timeout

@@ -85,6 +85,7 @@ def test_unknown_folder_names_model_files_and_needs(tmp_path: Path) -> None:
     msg = str(info.value)
     assert msg.startswith("unknown source layout (found nothing a layout needs; model files: model.joblib)")
     assert "prepackaged needs --builder sklearn|xgboost|lightgbm|onnx|mlflow" in msg
+    assert msg.endswith(f"to serve model.joblib run `modelpack build --builder sklearn --model-dir {tmp_path} IMAGE`")
 
 
 def test_override(tmp_path: Path) -> None:
