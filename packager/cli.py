@@ -22,6 +22,7 @@ from . import __version__
 from .builders import builtin_builders, find_builder
 from .constants import DEBUG_ENV
 from .errors import ModelpackError, UsageError
+from .flavour import INSTALLER_DEFAULT, INSTALLERS
 from .redact import redact
 from .source.envfile import parse_cli_pair
 
@@ -202,6 +203,11 @@ def build(
     locked: bool = typer.Option(
         False, "--locked", help="fail (exit 7) unless requirements.lock is current (`modelpack lock`)"
     ),
+    backend: str = typer.Option(
+        "auto", "--backend", envvar="MODELPACK_BACKEND",
+        help="engine | buildkit | auto (BuildKit when available, else the Engine API)",
+    ),
+    installer: str = typer.Option(INSTALLER_DEFAULT, "--installer", help="uv | pip: installs the dependencies"),
 ) -> None:
     """Build SRC into the image IMAGE."""
     from .pipeline import execute, plan
@@ -212,6 +218,15 @@ def build(
         raise UsageError(f'--progress "{progress}": expected auto, plain or quiet')
     if output not in ("text", "json"):
         raise UsageError(f'--output "{output}": expected text or json')
+    if installer not in INSTALLERS:
+        raise UsageError(f'--installer "{installer}": expected {" or ".join(INSTALLERS)}')
+    if backend not in ("engine", "buildkit", "auto"):
+        raise UsageError(f'--backend "{backend}": expected engine, buildkit or auto')
+    if backend != "engine":
+        from .backend.buildkit import select_backend
+
+        say = (lambda line: typer.echo(line, err=True)) if progress != "quiet" else None
+        backend = select_backend(backend, say)
     options = _options(
         src,
         (image, *(tag or [])),
@@ -234,6 +249,8 @@ def build(
         model_dir=model_dir,
         layout=layout,
         locked=locked,
+        backend=backend,
+        installer=installer,
     )
     the_plan = plan(options)
     if progress != "quiet":

@@ -65,6 +65,9 @@ def execute(plan: Plan, progress: Any = None) -> Outcome:
     from .backend import engine
     from .backend.progress import Progress
 
+    builder: Any = engine
+    if plan.options.backend == "buildkit":
+        from .backend import buildkit as builder  # --backend buildkit (or auto that chose it)
     progress = progress or Progress(plan.options.progress)
     for warning in plan.spec.warnings:
         progress.warn(warning)
@@ -72,7 +75,7 @@ def execute(plan: Plan, progress: Any = None) -> Outcome:
     try:
         ctx = render_context(plan.spec, workdir / "context", include_secrets=True)
         progress.line(f"build context: {ctx.file_count} files, {human(ctx.size_bytes)}")
-        result = engine.build(
+        result = builder.build(
             ctx,
             list(plan.tags),
             no_cache=plan.options.no_cache,

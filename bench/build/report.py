@@ -23,10 +23,10 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         "# Build benchmark",
         "",
         f"{meta['date']}, {meta['machine']}, base image `{meta['base_image']}`, medians of "
-        f"{meta['runs']} run(s). Model: scikit-learn ({' '.join(meta['requirements'])}); "
+        f"{', '.join(sorted({str(len(e['runs'])) for e in configs.values()}))} run(s) per config. Model: scikit-learn ({' '.join(meta['requirements'])}); "
         f"the requirement change adds `{meta['added']}`. Times are wall-clock seconds of the whole "
         "command (`modelpack build ...` or `docker build ...`); a cold build starts with no image and "
-        "an empty build cache (`docker builder prune -af`, `--no-cache`).",
+        "an empty build cache (`docker builder prune -af`, and a fresh base image id: the base plus a unique label, so no earlier layer can match).",
         "",
         "| config | cold build s | rebuild after Model.py edit s | rebuild after +1 requirement s "
         "| RUN steps the requirement rebuild executed | image MB | base MB | user packages MB "

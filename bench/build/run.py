@@ -1,7 +1,7 @@
 """bench/run-build: build-time benchmark of modelpack against an s2i-style baseline.
 
 For each config (modelpack on engine|buildkit x pip|uv, the baseline on engine|buildkit) and each
-of N runs: clear the images and the build cache, cold build (--no-cache), rebuild after a Model.py
+of N runs: clear the images and the build cache, cold build on a fresh base image id, rebuild after a Model.py
 edit, rebuild after adding one requirement. The image of the first run is measured (size,
 modelpack's overhead) and called once. Medians go to bench/results/build.{json,md}.
 """
@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,6 +29,7 @@ MODELPACK = str(Path(sys.executable).with_name("modelpack"))
 CONFIGS = ("modelpack-engine-pip", "modelpack-engine-uv", "modelpack-buildkit-pip", "modelpack-buildkit-uv",
            "s2i-engine", "s2i-buildkit")
 TAG = "modelpack-bench/{config}:latest"
+FRESH_BASE = "modelpack-bench/base:cold"
 
 
 def _say(text: str) -> None:
@@ -40,19 +42,25 @@ def _reset(base: str) -> None:
     if tags:
         subprocess.run([cases.DOCKER, "rmi", "-f", *sorted(set(tags))], capture_output=True, check=False)
     subprocess.run([cases.DOCKER, "builder", "prune", "-af"], capture_output=True, check=False)
+    # A fresh base image id (the base plus a unique label, no new layer): every cache key of the
+    # legacy builder hangs off the parent image id, so nothing built before (by this bench or any
+    # other build on the machine) can be a cache hit. `--no-cache` would not do: the legacy builder
+    # would later pick the older sibling chain as the cache and miss the cold build's layers.
+    dockerfile = f"FROM {base}\nLABEL io.modelpack.bench-run={uuid.uuid4().hex}\n"
+    subprocess.run([cases.DOCKER, "build", "-q", "-t", FRESH_BASE, "-"], input=dockerfile, text=True,
+                   capture_output=True, check=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
 
 
 def _build(config: str, src: Path, ctx: Path, args: argparse.Namespace, cold: bool) -> cases.BuildRun:
     tag = TAG.format(config=config)
     if config.startswith("modelpack-"):
         _, backend, installer = config.split("-")
-        argv = [MODELPACK, "build", str(src), tag, "--base-image", args.base, "--ca-cert", args.ca_cert,
+        argv = [MODELPACK, "build", str(src), tag, "--base-image", FRESH_BASE, "--ca-cert", args.ca_cert,
                 "--backend", backend, "--installer", installer, "--progress", "plain"]
-        return cases.run_build(argv + (["--no-cache"] if cold else []))
+        return cases.run_build(argv)
     cases.sync_source(src, ctx / "src")
     buildkit = config.endswith("buildkit")
-    argv = [cases.DOCKER, "build", "-t", tag] + (["--progress=plain"] if buildkit else []) + \
-           (["--no-cache"] if cold else []) + [str(ctx)]
+    argv = [cases.DOCKER, "build", "-t", tag] + (["--progress=plain"] if buildkit else []) + [str(ctx)]
     return cases.run_build(argv, {"DOCKER_BUILDKIT": "1" if buildkit else "0"})
 
 
@@ -89,7 +97,7 @@ def _one_run(config: str, work: Path, args: argparse.Namespace, first: bool) -> 
         shutil.rmtree(src)
     cases.write_source(src)
     if not ctx.exists():
-        cases.write_baseline_context(ctx, src, args.base, args.ca_cert)
+        cases.write_baseline_context(ctx, src, FRESH_BASE, args.ca_cert)
     _reset(args.base)
     out: dict[str, object] = {}
     for phase in ("cold", "edit", "requirement"):
@@ -119,7 +127,11 @@ def main() -> None:
     parser.add_argument("--base", default=os.environ.get("MODELPACK_BENCH_BASE", "modelpack-test-base:bookworm"))
     parser.add_argument("--ca-cert", default=os.environ.get("PIP_CERT", "/etc/ssl/certs/ca-certificates.crt"))
     parser.add_argument("--out", default=str(cases.REPO / "bench" / "results"))
+    parser.add_argument("--report-only", action="store_true", help="rewrite build.md from build.json")
     args = parser.parse_args()
+    if args.report_only:
+        report_only(Path(args.out))
+        return
     configs = [c for c in args.only.split(",") if c] or list(CONFIGS)
     unknown = sorted(set(configs) - set(CONFIGS))
     if unknown:
@@ -144,6 +156,11 @@ def main() -> None:
                 write_markdown(results, out_dir / "build.md")
     _reset(args.base)
     print((out_dir / "build.md").read_text())
+
+
+def report_only(out_dir: Path) -> None:
+    """Rewrite build.md from build.json (e.g. after an interrupted run)."""
+    write_markdown(json.loads((out_dir / "build.json").read_text()), out_dir / "build.md")
 
 
 if __name__ == "__main__":

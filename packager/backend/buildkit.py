@@ -45,6 +45,10 @@ _VERTEX = re.compile(r"^#(?P<id>\d+) \[(?P<name>[^\]]+)\] (?P<instr>.*)$")
 _OUTPUT = re.compile(r"^#(?P<id>\d+) (?:\d+\.\d+ )?(?P<text>.*)$")
 _ERROR = re.compile(r"^#(?P<id>\d+) ERROR: (?P<text>.*)$")
 _CACHED = re.compile(r"^#(?P<id>\d+) CACHED\s*$")
+_COMMAND_FAILED = re.compile(r"(executor failed running|did not complete successfully|exit code: \d+)")
+_MOUNT_OPT = re.compile(r"--mount=\S+\s*")
+_SOURCE_SECRETS = f"set -a && . /run/secrets/{SECRET_ENV_ID} && set +a && "
+_DIGEST_LINE = re.compile(r"^sha256:[0-9a-f]{64}\s*$")
 _PULL_DENIED = re.compile(r"(pull access denied|manifest unknown|not found|repository does not exist|"
                           r"failed to resolve source metadata)", re.IGNORECASE)
 
@@ -82,6 +86,9 @@ def _candidates() -> list[str]:
 
 def find_cli() -> tuple[BuildkitCli | None, str]:
     """A docker CLI that can build with BuildKit and secret mounts, or None and what is missing."""
+    explicit = os.environ.get(CLI_ENV)
+    if explicit and not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
+        return None, f"{CLI_ENV}={explicit}: no such executable file"
     candidates = _candidates()
     if not candidates:
         return None, "no docker CLI found (looked for `docker` on PATH and /usr/bin/docker)"
@@ -157,7 +164,9 @@ class _Vertex:
     error: str = ""
 
     def label(self, limit: int = 90) -> str:
-        text = " ".join(f"{self.name} {self.instruction}".split())
+        # the mounts are modelpack's plumbing; the command is what the user needs to see
+        instruction = _MOUNT_OPT.sub("", self.instruction).replace(_SOURCE_SECRETS, "")
+        text = " ".join(f"{self.name} {instruction}".split())
         return f"step [{text[: limit - 3] + '...' if len(text) > limit else text}]"
 
 
@@ -188,10 +197,15 @@ class PlainLog:
         match = _ERROR.match(line)
         if match:
             self.vertices.setdefault(match["id"], _Vertex("?", "")).error = match["text"]
-            self.failed = self.failed or match["id"]
+            # stages run in parallel: when one step fails, BuildKit cancels the others, which then
+            # report errors too; the step whose command failed is the one to name
+            failed_here = bool(_COMMAND_FAILED.search(match["text"]))
+            current = self.vertices.get(self.failed or "")
+            if self.failed is None or (failed_here and not _COMMAND_FAILED.search(current.error if current else "")):
+                self.failed = match["id"]
             return
         match = _OUTPUT.match(line)
-        if match and match["id"] in self.vertices:
+        if match and match["id"] in self.vertices and not _DIGEST_LINE.match(match["text"]):
             self.vertices[match["id"]].lines.append(match["text"])
 
     def failure(self, redact, returncode: int) -> BuildFailed | DockerUnavailable:

@@ -1,0 +1,165 @@
+"""--backend buildkit on the real engine (Debian's docker CLI with DOCKER_BUILDKIT=1): an example
+builds, runs and answers; the secret scan passes (index URL with a password, trusted host, CA
+bundle reach the install step through secret mounts only); a requirement change reruns only the
+requirements step; a failing pip step, an unavailable BuildKit and `auto` give one clear line."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import stat
+import uuid
+from pathlib import Path
+
+import docker
+import pytest
+
+from packager.backend.buildkit import PlainLog
+
+from .conftest import EXAMPLES, Images, run_cli
+from .test_secrets import ca_bundle_with_marker, scan_stream
+from .wheels import PrivateIndex, make_wheel
+
+BK = ("--backend", "buildkit")
+
+
+def executed(output: str) -> dict[str, bool]:
+    """BuildKit plain log -> {RUN instruction: executed (True) or cache hit (False)}."""
+    lines = [re.sub(r"^\[\w+\] ", "", line) for line in output.splitlines()]
+    names: dict[str, str] = {}
+    cached: set[str] = set()
+    for line in lines:
+        vertex = re.match(r"^#(\d+) \[[^\]]+\] (RUN .*)$", line)
+        if vertex:
+            names.setdefault(vertex.group(1), vertex.group(2))
+        hit = re.match(r"^#(\d+) CACHED", line)
+        if hit:
+            cached.add(hit.group(1))
+    return {instr: vid not in cached for vid, instr in names.items()}
+
+
+@pytest.mark.docker
+def test_example_builds_runs_and_answers_on_buildkit(images: Images, run_container, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(EXAMPLES / "requirements-params", src)
+    tag, result = images.build(src, "bk-reqparams", *BK)
+    assert result.returncode == 0, result.explain()
+    assert "backend: buildkit (" in result.stderr, result.explain()
+    assert "--mount=type=cache,target=/root/.cache/pip" in result.output  # the cache mount, not --no-cache-dir
+    app = run_container(tag)
+    r = app.post("/api/v1.0/predictions", {"data": {"ndarray": [[1.0, 2.0]]}})
+    assert r.status_code == 200, r.text
+    assert "ndarray" in r.json()["data"], r.text
+
+    # a requirement change: only the requirements step runs again (the runtime install is cached)
+    with open(src / "requirements.txt", "a") as fh:
+        fh.write("python-dateutil==2.9.0.post0\n")
+    _, again = images.build(src, "bk-reqparams-plus", *BK)
+    assert again.returncode == 0, again.explain()
+    steps = executed(again.output)
+    ran = [instr for instr, did in steps.items() if did]
+    assert len(ran) == 1 and "-r requirements.txt" in ran[0], json.dumps(steps, indent=1)
+
+
+@pytest.mark.docker
+def test_no_secret_in_image_or_output_on_buildkit(images: Images, run_container, tmp_path: Path,
+                                                  docker_client: docker.DockerClient) -> None:
+    token = uuid.uuid4().hex
+    password = f"idxpw-{token[:16]}"
+    wheel = make_wheel(tmp_path / "dist", "mp-private-demo", "0.1.0",
+                       {"mp_private_demo/__init__.py": "SECRET_SAUCE = 7\n"})
+    ca_needles = ca_bundle_with_marker(images.infra, tmp_path, f"modelpack-test-ca-{token[16:]}")
+    with PrivateIndex([wheel], "reader", password) as index:
+        url = f"http://reader:{password}@127.0.0.1:{index.port}/simple"
+        trusted = f"127.0.0.1:{index.port}"
+        tag, result = images.build(EXAMPLES / "private-index", "bk-private", "--base-image", images.infra.base_image,
+                                   "--ca-cert", str(tmp_path / "bundle.pem"), "-e", f"EXTRA_INDEX_URL={url}",
+                                   "-e", f"PIP_TRUSTED_HOST={trusted}", *BK, base=False)
+        seen = list(index.requests)
+    assert result.returncode == 0, result.explain()
+    assert ("/simple/mp-private-demo/", 200) in seen, seen
+    assert "--mount=type=secret,id=pip_env" in result.output and "--mount=type=secret,id=ca" in result.output
+    app = run_container(tag)
+    assert app.post("/predict", {"data": {"ndarray": [[1, 2]]}}).json()["data"]["ndarray"] == [[7.0, 14.0]]
+    needles = {"password": password.encode(), "index url": url.encode(), "trusted host": trusted.encode(),
+               **{f"ca bundle bytes {i}": n for i, n in enumerate(ca_needles)}}
+    control = {"control": b"SECRET_SAUCE = 7"}  # positive control: the scan reads the layers' files
+    found = scan_stream(docker_client.api.get_image(tag, chunk_size=1 << 20), {**needles, **control})
+    assert found == {"control"}, f"found in the saved image: {sorted(found - {'control'})}"
+    meta = json.dumps(docker_client.api.inspect_image(tag)) + json.dumps(docker_client.api.history(tag))
+    assert not scan_stream([meta.encode()], needles)
+    for name in ("password", "index url"):
+        assert needles[name].decode() not in result.output, f"{name} printed by the CLI"
+    # the secret files lived in a private temp folder that is gone after the build
+    assert not list(Path("/tmp").glob("modelpack-secrets-*/pip_env"))
+
+
+@pytest.mark.docker
+def test_failing_pip_step_on_buildkit_is_one_line(images: Images, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(EXAMPLES / "requirements-params", src)
+    (src / "requirements.txt").write_text("mp-h1-no-such-package==9.9\n")
+    _, result = images.build(src, "bk-fail", *BK)
+    assert result.returncode == 5, result.explain()
+    errors = result.error_lines()
+    assert len(errors) == 1, result.explain()
+    assert "mp-h1-no-such-package==9.9" in errors[0] and "-r requirements.txt" in errors[0], errors[0]
+
+
+def fake_cli(folder: Path, help_text: str) -> Path:
+    """A `docker` that has no buildx and whose `build --help` prints help_text."""
+    path = folder / "docker"
+    path.write_text(f"#!/bin/sh\nif [ \"$1\" = build ]; then echo '{help_text}'; exit 0; fi\nexit 1\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+@pytest.mark.docker
+def test_buildkit_requested_where_unavailable(images: Images, tmp_path: Path) -> None:
+    old = fake_cli(tmp_path, "Usage: docker build [OPTIONS] PATH")  # a pre-18.09 CLI: no --secret
+    _, result = images.build(EXAMPLES / "minimal", "bk-none", *BK, env={"MODELPACK_DOCKER_CLI": str(old)})
+    assert result.returncode == 4, result.explain()
+    errors = result.error_lines()
+    assert len(errors) == 1 and "--backend buildkit: BuildKit is not available" in errors[0], result.explain()
+    assert str(old) in errors[0] and "--backend engine" in errors[0], errors[0]
+
+    _, missing = images.build(EXAMPLES / "minimal", "bk-none", *BK,
+                              env={"MODELPACK_DOCKER_CLI": str(tmp_path / "nope")})
+    assert missing.returncode == 4 and len(missing.error_lines()) == 1, missing.explain()
+    assert str(tmp_path / "nope") in missing.error_lines()[0]
+
+
+@pytest.mark.docker
+def test_auto_says_which_backend_and_why(images: Images, tmp_path: Path) -> None:
+    old = fake_cli(tmp_path, "Usage: docker build [OPTIONS] PATH")
+    tag, result = images.build(EXAMPLES / "minimal", "bk-auto-engine", "--backend", "auto",
+                               env={"MODELPACK_DOCKER_CLI": str(old)})
+    assert result.returncode == 0, result.explain()
+    assert "backend: engine (Docker Engine API; BuildKit not available:" in result.stderr, result.explain()
+    assert "Step 1/" in result.output  # the Engine API's legacy builder log
+    tag, chosen = images.build(EXAMPLES / "minimal", "bk-auto", "--backend", "auto")
+    assert chosen.returncode == 0, chosen.explain()
+    assert "backend: buildkit (" in chosen.stderr and "with BuildKit" in chosen.output, chosen.explain()
+
+
+def test_plain_log_failure_names_step_and_pip_error() -> None:
+    log = PlainLog()
+    for line in [
+        "#9 [stage-1 2/6] RUN useradd modelpack",
+        "#9 sha256:" + "a" * 64,
+        "#9 ERROR: not found",  # cancelled in parallel when #7 failed: not the step to name
+        "#7 [deps 4/6] RUN pip install -r requirements.txt",
+        "#7 sha256:" + "b" * 64,
+        "#7 0.81 ERROR: Could not find a version that satisfies the requirement nopkg==1 (from versions: none)",
+        "#7 0.82 ERROR: No matching distribution found for nopkg==1",
+        "#7 ERROR: executor failed running [/bin/sh -c pip install -r requirements.txt]: exit code: 1",
+        "#3 [internal] load metadata for docker.io/library/x:1",
+        "#3 CACHED",
+        "error: failed to solve: executor failed running: exit code: 1",
+    ]:
+        log.feed(line)
+    error = log.failure(lambda s: s, 1)
+    assert error.exit_code == 5
+    assert "step [deps 4/6 RUN pip install -r requirements.txt]" in str(error)
+    assert "'nopkg==1'" in str(error) and "\n" not in str(error) and "sha256" not in str(error)
+    assert log.cached == 0  # [internal] vertices are not Dockerfile steps
