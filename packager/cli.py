@@ -222,11 +222,11 @@ def build(
         raise UsageError(f'--installer "{installer}": expected {" or ".join(INSTALLERS)}')
     if backend not in ("engine", "buildkit", "auto"):
         raise UsageError(f'--backend "{backend}": expected engine, buildkit or auto')
-    if backend != "engine":
+    backend_line = ""
+    if backend != "engine":  # auto probes the docker CLI and the daemon; engine needs no probe
         from .backend.buildkit import select_backend
 
-        say = (lambda line: typer.echo(line, err=True)) if progress != "quiet" else None
-        backend = select_backend(backend, say)
+        backend, backend_line = select_backend(backend)
     options = _options(
         src,
         (image, *(tag or [])),
@@ -257,6 +257,8 @@ def build(
         typer.echo(the_plan.summary(), err=True)
         if the_plan.spec.layout is not None:
             typer.echo(the_plan.spec.layout.describe(), err=True)
+        if backend_line and not dry_run:
+            typer.echo(backend_line, err=True)
     if dry_run:
         for warning in the_plan.spec.warnings:
             _warn(warning)

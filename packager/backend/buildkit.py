@@ -128,12 +128,12 @@ def availability() -> tuple[BuildkitCli | None, str]:
     return cli, ""
 
 
-def select_backend(requested: str, say=None) -> str:
-    """``engine | buildkit | auto`` -> ``engine | buildkit``; ``say`` gets one line on the choice."""
+def select_backend(requested: str) -> tuple[str, str]:
+    """``engine | buildkit | auto`` -> (``engine | buildkit``, a line saying which and why)."""
     if requested not in ("engine", "buildkit", "auto"):
         raise UsageError(f'--backend "{requested}": expected engine, buildkit or auto')
     if requested == "engine":
-        return "engine"
+        return "engine", "backend: engine (Docker Engine API)"
     try:
         cli, reason = availability()
     except DockerUnavailable as exc:
@@ -144,16 +144,10 @@ def select_backend(requested: str, say=None) -> str:
         if cli is None:
             raise DockerUnavailable(f"--backend buildkit: BuildKit is not available: {reason}",
                                     hint="install docker.io >= 20.10 or docker-buildx, or use --backend engine")
-        if say:
-            say(f"backend: buildkit ({cli.describe()})")
-        return "buildkit"
+        return "buildkit", f"backend: buildkit ({cli.describe()})"
     if cli is None:
-        if say:
-            say(f"backend: engine (Docker Engine API; BuildKit not available: {reason})")
-        return "engine"
-    if say:
-        say(f"backend: buildkit ({cli.describe()}; --backend engine for the Engine API builder)")
-    return "buildkit"
+        return "engine", f"backend: engine (Docker Engine API; BuildKit not available: {reason})"
+    return "buildkit", f"backend: buildkit ({cli.describe()}; --backend engine for the Engine API builder)"
 
 
 @dataclass
