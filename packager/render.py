@@ -14,6 +14,7 @@ import jinja2
 
 from . import constants as c
 from .builders import data_dir
+from .conda.plan import conda_plan, write_conda_context
 from .errors import UsageError
 from .runtime_wheel import build_runtime_wheel
 from .source.ignore import IgnoreRules
@@ -135,6 +136,7 @@ def render_dockerfile(spec: BuildSpec, layout: Layout) -> str:
         deps_workdir=DEPS_WORKDIR,
         wheels_dir=WHEELS_DIR,
         modelpack_tmp=MODELPACK_TMP,
+        conda=conda_plan(spec),
     )
 
 
@@ -225,6 +227,10 @@ def render_context(spec: BuildSpec, outdir: Path, *, include_secrets: bool) -> R
             from .source.layout import drop_kserve_requirements  # issue 7: the runtime hosts kserve.Model
 
             drop_kserve_requirements(outdir / c.CTX_DEPS / spec.deps.requirements)
+    build_args: dict[str, str] = {}
+    conda = conda_plan(spec)
+    if conda is not None:  # environment.yml: solved here, installed by the conda build stage
+        build_args = write_conda_context(spec, conda, outdir, outdir / c.CTX_DEPS)
     (outdir / c.CTX_SRC).mkdir()
     source_wheels = c.SOURCE_WHEELS_DIR + "/"
     for f in spec.files:
@@ -240,7 +246,7 @@ def render_context(spec: BuildSpec, outdir: Path, *, include_secrets: bool) -> R
     return RenderedContext(
         outdir,
         "Dockerfile",
-        {},
+        build_args,
         dict(spec.secret_env) if include_secrets else {},
         dict(spec.labels),
         count,

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..constants import ENVIRONMENT_YML, REQUIREMENTS_TXT, SOURCE_WHEELS_DIR
 from ..errors import SourceError
+
+if TYPE_CHECKING:
+    from ..conda.envfile import CondaEnvironment
 from .project import Project, detect_project
 from .requirements import scan_requirements
 
@@ -32,10 +36,11 @@ class Dependencies:
     project: Project | None
     wheels: tuple[Wheel, ...]
     warnings: tuple[str, ...]
+    conda: CondaEnvironment | None = None  # kind "conda": environment.yml (packager.conda)
 
     @property
     def empty(self) -> bool:
-        return not (self.requirements or self.project or self.wheels)
+        return not (self.requirements or self.project or self.wheels or self.conda)
 
 
 def _wheels_in(folder: Path, label: str, strict: bool = True) -> list[Wheel]:
@@ -53,11 +58,7 @@ def detect_dependencies(root: Path, present: set[str], wheels_dir: Path | None) 
     """`present` holds the relative paths included in the context (after the ignore rules)."""
     for name in ENVIRONMENT_YML:
         if name in present:
-            raise SourceError(
-                f"{name}: conda environments are coming in a later release",
-                f"list the packages in {REQUIREMENTS_TXT} instead, or add {name} to "
-                ".s2iignore if the folder also has pip manifests",
-            )
+            return _conda_dependencies(root, name, present, wheels_dir)
     warnings: list[str] = []
     local: list[str] = []
     self_refs: list[tuple[str, int]] = []
@@ -96,3 +97,18 @@ def detect_dependencies(root: Path, present: set[str], wheels_dir: Path | None) 
         tuple(sorted(wheels.values(), key=lambda w: w.name)),
         tuple(warnings),
     )
+
+
+def _conda_dependencies(root: Path, name: str, present: set[str], wheels_dir: Path | None) -> Dependencies:
+    """environment.yml: conda packages and its `pip:` list; pip manifests beside it would be a
+    second, conflicting description of the same environment."""
+    from ..conda.envfile import read_environment
+
+    others = [f for f in (REQUIREMENTS_TXT, "setup.py", "pyproject.toml") if f in present]
+    if others or wheels_dir is not None:
+        what = others[0] if others else "--wheels"
+        raise SourceError(
+            f"{name} and {what}: one environment, two descriptions",
+            f"list the pip packages under {name}'s `- pip:` entry, or add {name} to .s2iignore",
+        )
+    return Dependencies("conda", None, (), (), None, (), (), read_environment(root, name))

@@ -175,11 +175,10 @@ def test_all_sources_and_wheels(tmp_path: Path) -> None:
     assert next(w for w in deps.wheels if w.name.startswith("b")).path.read_text() == "extra"
 
 
-def test_environment_yml_is_refused(tmp_path: Path) -> None:
+def test_environment_yml_without_channels_is_refused(tmp_path: Path) -> None:
+    # conda environments are supported since issue 5 (tests/unit/test_lock_conda.py); a bad one is one line
     present = tree(tmp_path, {"environment.yml": "name: x\n"})
-    with pytest.raises(
-        SourceError, match="^environment.yml: conda environments are coming in a later release"
-    ):
+    with pytest.raises(SourceError, match="^environment.yml: channels: must be a non-empty list"):
         detect_dependencies(tmp_path, present, None)
 
 

@@ -83,7 +83,7 @@ def test_every_error_is_collected(tmp_path: Path) -> None:
         'SERVICE_TYPE "ROUTERX" is not one of',
         'PERSISTENCE "2" must be 0 or 1',
         "PATH cannot be set",
-        "environment.yml: conda",
+        "environment.yml: channels:",
         "--builder nope: unknown builder",
     ):
         assert part in text

@@ -1,0 +1,35 @@
+"""Run inside the image's conda build stage (stdlib + py-rattler only; no modelpack import):
+create the environment from the packages the build host solved (conda-env.json), re-solving only
+those exact name/version/build pins and refusing any package whose sha256 differs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import rattler
+
+
+async def main(spec_file: str) -> int:
+    spec = json.load(open(spec_file, encoding="utf-8"))
+    wanted = {p["name"]: p for p in spec["packages"]}
+    exact = [f'{p["name"]} =={p["version"]} {p["build"]}' for p in spec["packages"]]
+    virtual = [rattler.GenericVirtualPackage(rattler.PackageName(n), rattler.Version(v), rattler.BuildString("0"))
+               for n, v in spec["virtual_packages"]]
+    records = await rattler.solve(spec["channels"], exact, platforms=[spec["platform"], "noarch"],
+                                  virtual_packages=virtual)
+    for record in records:
+        want = wanted.get(record.name.normalized)
+        got = record.sha256.hex() if record.sha256 else ""
+        if want is None or (want["sha256"] and got != want["sha256"]):
+            print(f"error: conda package {record.name.normalized} {record.version}: sha256 {got} is not the "
+                  f"solved {want and want['sha256']}; the channel changed since the solve", file=sys.stderr)
+            return 1
+    await rattler.install(records, spec["prefix"], cache_dir="/tmp/modelpack/conda-pkgs", show_progress=False)
+    print(f"conda environment {spec['prefix']}: {len(records)} packages")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1])))

@@ -1,0 +1,51 @@
+"""What the template needs to render the conda build stage, and the files render puts in the
+context for it (the host's solve, the create script, the `pip:` list)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import SourceError
+from . import CTX_CREATE_SCRIPT, CTX_ENV_JSON, DEFAULT_ENV_NAME, ENV_NAME_KEY, ENVS_ROOT, PIP_REQUIREMENTS
+
+
+@dataclass(frozen=True)
+class CondaPlan:
+    name: str  # CONDA_ENV_NAME, default "microservice"
+    prefix: str  # /opt/conda/envs/<name>
+    rattler_version: str  # py-rattler pinned in the build stage: the host's version
+    pip_requirements: str | None  # deps/ file with environment.yml's pip: list
+    env_json: str = CTX_ENV_JSON
+    create_script: str = CTX_CREATE_SCRIPT
+
+
+def conda_plan(spec) -> CondaPlan | None:  # spec: packager.spec.BuildSpec (import cycle)
+    env = spec.deps.conda
+    if env is None:
+        return None
+    from .solve import rattler_version
+
+    name = dict(spec.runtime_env).get(ENV_NAME_KEY, DEFAULT_ENV_NAME)
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
+        raise SourceError(f'{ENV_NAME_KEY} "{name}": not a valid environment name', "use letters, digits, _ . -")
+    return CondaPlan(name, f"{ENVS_ROOT}/{name}", rattler_version(), PIP_REQUIREMENTS if env.pip else None)
+
+
+def write_conda_context(spec, plan: CondaPlan, outdir: Path, deps_dir: Path) -> dict[str, str]:
+    """Solve on the host and write the build stage's inputs; returns build args (the channel URLs,
+    so a channel on the build host's loopback gets a host-network build)."""
+    from ..lock.state import default_platform
+    from .solve import env_json, solve_environment
+
+    env = spec.deps.conda
+    platform = default_platform(spec.options.platform if spec.options else None)
+    packages = solve_environment(env, platform)
+    (outdir / plan.env_json).write_text(env_json(env, packages, plan.prefix, platform), encoding="utf-8")
+    shutil.copyfile(Path(__file__).with_name("create_env.py"), outdir / plan.create_script)
+    if plan.pip_requirements:
+        deps_dir.mkdir(parents=True, exist_ok=True)
+        (deps_dir / plan.pip_requirements).write_text("".join(f"{r}\n" for r in env.pip), encoding="utf-8")
+    return {"MODELPACK_CONDA_CHANNELS": " ".join(env.channels)}

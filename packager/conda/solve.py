@@ -1,0 +1,83 @@
+"""Solve environment.yml with py-rattler on the build host, for the image's platform and virtual
+packages. The exact result (name, version, build, URL, sha256 of every package) goes into the build
+context; the build stage installs exactly that, so the host decides and the image reproduces it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+from ..errors import LockError, UsageError
+from ..redact import redact
+from . import CONDA_PLATFORM, VIRTUAL_PACKAGES
+from .envfile import CondaEnvironment
+
+
+@dataclass(frozen=True)
+class CondaPackage:
+    name: str
+    version: str
+    build: str
+    url: str
+    sha256: str
+
+    @property
+    def exact_spec(self) -> str:
+        return f"{self.name} =={self.version} {self.build}"
+
+
+def conda_platform(platform: str) -> str:
+    try:
+        return CONDA_PLATFORM[platform]
+    except KeyError:
+        raise UsageError(f"--platform {platform}: no conda platform for it",
+                         f"use one of {', '.join(CONDA_PLATFORM)}") from None
+
+
+def rattler_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("py-rattler")
+    except PackageNotFoundError:
+        raise LockError("environment.yml needs py-rattler next to modelpack", "pip install py-rattler") from None
+
+
+def solve_environment(env: CondaEnvironment, platform: str) -> list[CondaPackage]:
+    """The packages of `env` for `platform` (linux/amd64...). An unsolvable file -> one-line LockError."""
+    rattler_version()
+    import rattler
+
+    subdir = conda_platform(platform)
+    virtual = [rattler.GenericVirtualPackage(rattler.PackageName(n), rattler.Version(v), rattler.BuildString("0"))
+               for n, v in VIRTUAL_PACKAGES]
+
+    async def run() -> list:
+        return await rattler.solve(list(env.channels), list(env.specs), platforms=[subdir, "noarch"],
+                                   virtual_packages=virtual)
+
+    try:
+        records = asyncio.run(run())
+    except Exception as exc:  # noqa: BLE001 - rattler raises its own exception types (SolverError, GatewayError...)
+        text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        text = text.replace("Cannot solve the request because of: ", "")
+        kind = "cannot be solved" if type(exc).__name__ == "SolverError" else "channel error"
+        raise LockError(f"{env.file}: {kind} for {subdir}: {redact(text)}",
+                        "fix the package name or version, or the channel") from None
+    return sorted(
+        (CondaPackage(r.name.normalized, str(r.version), str(r.build), str(r.url),
+                      r.sha256.hex() if r.sha256 else "") for r in records),
+        key=lambda p: p.name,
+    )
+
+
+def env_json(env: CondaEnvironment, packages: list[CondaPackage], prefix: str, platform: str) -> str:
+    """What the build stage's create script reads (packager/conda/create_env.py)."""
+    return json.dumps({
+        "prefix": prefix,
+        "platform": conda_platform(platform),
+        "channels": list(env.channels),
+        "packages": [p.__dict__ for p in packages],
+        "virtual_packages": [list(v) for v in VIRTUAL_PACKAGES],
+    }, indent=2, sort_keys=True) + "\n"

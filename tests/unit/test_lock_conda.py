@@ -1,0 +1,63 @@
+"""environment.yml reading and the conda Dockerfile, without Docker or a channel: every shape
+error is one line naming the file and the field; the rendered Dockerfile builds the environment
+in its own stage and the final image copies only the environment."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from packager.errors import SourceError
+from packager.pipeline import plan
+from packager.spec import BuildOptions
+
+GOOD = "channels: [conda-forge]\ndependencies:\n  - python=3.11\n  - numpy\n  - pip:\n    - six==1.16.0\n"
+
+
+def _source(tmp_path: Path, env_yml: str, s2i: str = "MODEL_NAME=Model\n", **extra: str) -> Path:
+    (tmp_path / ".s2i").mkdir()
+    (tmp_path / ".s2i/environment").write_text(s2i)
+    (tmp_path / "Model.py").write_text("class Model:\n    def predict(self, X, n=None, m=None):\n        return X\n")
+    (tmp_path / "environment.yml").write_text(env_yml)
+    for name, text in extra.items():
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+@pytest.mark.parametrize("text, message", [
+    ("channels: [conda-forge]\n", "environment.yml: dependencies: must be a non-empty list"),
+    ("dependencies: [python]\n", "environment.yml: channels: must be a non-empty list"),
+    ("channels: [c]\ndependencies: [numpy]\n", "environment.yml: dependencies: no python"),
+    ("channels: [c]\ndependencies: [python, {pip: ['numpy>=>1']}]\n",
+     'environment.yml pip:: cannot parse dependency "numpy>=>1"'),
+    ("channels: [c]\ndependencies: [python, {conda: [x]}]\n", "environment.yml: dependencies: unexpected entry"),
+    ("channels: [c\n", "environment.yml line 2: invalid YAML"),
+])
+def test_bad_environment_yml_is_one_line(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(SourceError) as info:
+        plan(BuildOptions(src=_source(tmp_path, text)))
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_environment_yml_beside_requirements_txt_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="environment.yml and requirements.txt: one environment, two descriptions"):
+        plan(BuildOptions(src=_source(tmp_path, GOOD, **{"requirements.txt": "six\n"})))
+
+
+def test_conda_dockerfile(tmp_path: Path) -> None:
+    dockerfile = plan(BuildOptions(src=_source(tmp_path, GOOD, "MODEL_NAME=Model\nCONDA_ENV_NAME=serving\n"))).dockerfile
+    prefix = "/opt/conda/envs/serving"
+    assert "FROM python:3.11-slim AS conda" in dockerfile
+    assert " AS deps" not in dockerfile  # no pip virtualenv stage: the environment holds everything
+    assert "/opt/rattler/bin/python /tmp/modelpack/conda_create.py /tmp/modelpack/conda-env.json" in dockerfile
+    assert f"{prefix}/bin/python -m pip install --no-cache-dir -r /tmp/modelpack/deps/conda-pip-requirements.txt" in dockerfile
+    final = dockerfile.split("# Final stage", 1)[1]
+    assert f"COPY --from=conda {prefix} {prefix}" in final
+    assert f"ENV PATH={prefix}/bin:$PATH CONDA_PREFIX={prefix} CONDA_DEFAULT_ENV=serving" in final
+    assert "rattler" not in final and "COPY --from=deps" not in final
+
+
+def test_bad_env_name(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match='CONDA_ENV_NAME "a b": not a valid environment name'):
+        plan(BuildOptions(src=_source(tmp_path, GOOD, "MODEL_NAME=Model\nCONDA_ENV_NAME=a b\n")))
