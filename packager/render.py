@@ -16,6 +16,7 @@ from . import constants as c
 from .builders import data_dir
 from .conda.plan import conda_plan, write_conda_context
 from .errors import UsageError
+from .flavour import Flavour
 from .runtime_wheel import build_runtime_wheel
 from .source.ignore import IgnoreRules
 from .spec import BuildSpec
@@ -118,6 +119,17 @@ def _wheel_name() -> str:
     return wheel_name()
 
 
+def flavour_of(spec: BuildSpec, layout: Layout) -> Flavour:
+    """The backend and installer of `spec` (--backend, --installer), for the install steps."""
+    options = spec.options
+    return Flavour(
+        getattr(options, "backend", "engine"),
+        getattr(options, "installer", "pip"),
+        secrets_file=bool(layout.secret_args),
+        ca_file=f"{MODELPACK_TMP}/ca.crt" if layout.ca_file else None,
+    )
+
+
 def render_dockerfile(spec: BuildSpec, layout: Layout) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(spec.builder.dockerfile_dir)),
@@ -132,6 +144,7 @@ def render_dockerfile(spec: BuildSpec, layout: Layout) -> str:
     return template.render(
         spec=spec,
         layout=layout,
+        flavour=flavour_of(spec, layout),
         c=c,
         deps_workdir=DEPS_WORKDIR,
         wheels_dir=WHEELS_DIR,
