@@ -16,21 +16,26 @@ def _ran(run: dict[str, Any], phase: str) -> str:
     return ", ".join(steps) if steps else "none"
 
 
+def intro(meta: dict[str, Any], configs: dict[str, Any]) -> str:
+    runs = ", ".join(sorted({str(len(e["runs"])) for e in configs.values()}))
+    return (f"{meta['date']}, {meta['machine']}, base image `{meta['base_image']}`, medians of {runs} run(s) "
+            f"per config. Model: scikit-learn ({' '.join(meta['requirements'])}); the requirement change adds "
+            f"`{meta['added']}`. Times are wall-clock seconds of the whole command (`modelpack build ...` or "
+            "`docker build ...`); a cold build starts with no image and an empty build cache (`docker builder "
+            "prune -af`, and a fresh base image id: the base plus a unique label, so no earlier layer can match).")
+
+
 def write_markdown(results: dict[str, Any], path: Path) -> None:
     meta = results["meta"]
     configs: dict[str, Any] = results["configs"]
     lines = [
         "# Build benchmark",
         "",
-        f"{meta['date']}, {meta['machine']}, base image `{meta['base_image']}`, medians of "
-        f"{', '.join(sorted({str(len(e['runs'])) for e in configs.values()}))} run(s) per config. Model: scikit-learn ({' '.join(meta['requirements'])}); "
-        f"the requirement change adds `{meta['added']}`. Times are wall-clock seconds of the whole "
-        "command (`modelpack build ...` or `docker build ...`); a cold build starts with no image and "
-        "an empty build cache (`docker builder prune -af`, and a fresh base image id: the base plus a unique label, so no earlier layer can match).",
+        intro(meta, configs),
         "",
-        "| config | cold build s | rebuild after Model.py edit s | rebuild after +1 requirement s "
-        "| RUN steps the requirement rebuild executed | image MB | base MB | user packages MB "
-        "| modelpack overhead MB |",
+        ("| config | cold build s | rebuild after Model.py edit s | rebuild after +1 requirement s "
+         "| RUN steps the requirement rebuild executed | image MB | base MB | user packages MB "
+         "| modelpack overhead MB |"),
         "|---|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for name, entry in configs.items():

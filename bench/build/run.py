@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import cases  # noqa: E402
-from report import write_markdown  # noqa: E402
+import cases
+from report import write_markdown
 
 MODELPACK = str(Path(sys.executable).with_name("modelpack"))
 CONFIGS = ("modelpack-engine-pip", "modelpack-engine-uv", "modelpack-buildkit-pip", "modelpack-buildkit-uv",
@@ -47,8 +47,14 @@ def _reset(base: str) -> None:
     # other build on the machine) can be a cache hit. `--no-cache` would not do: the legacy builder
     # would later pick the older sibling chain as the cache and miss the cold build's layers.
     dockerfile = f"FROM {base}\nLABEL io.modelpack.bench-run={uuid.uuid4().hex}\n"
-    subprocess.run([cases.DOCKER, "build", "-q", "-t", FRESH_BASE, "-"], input=dockerfile, text=True,
-                   capture_output=True, check=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    for attempt in range(5):  # a shared machine: the daemon may be restarting under us
+        done = subprocess.run([cases.DOCKER, "build", "-q", "-t", FRESH_BASE, "-"], input=dockerfile, text=True,
+                              capture_output=True, check=False, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        if done.returncode == 0:
+            return
+        _say(f"building the fresh base failed ({done.stderr.strip()[:200]}); retrying in 10 s")
+        time.sleep(10)
+    raise SystemExit("cannot build the fresh base image: is the Docker daemon up?")
 
 
 def _build(config: str, src: Path, ctx: Path, args: argparse.Namespace, cold: bool) -> cases.BuildRun:

@@ -175,7 +175,7 @@ class PlainLog:
 
     def feed(self, line: str) -> None:
         line = line.rstrip("\n")
-        if line.startswith("error: ") or line.startswith("ERROR: failed to solve"):
+        if line.startswith(("error: ", "ERROR: failed to solve")):
             self.final_error = self.final_error or line.split(": ", 1)[1]
             return
         match = _VERTEX.match(line)
@@ -262,7 +262,8 @@ def build(ctx: RenderedContext, tags: list[str], *, no_cache: bool = False, pull
     for tag in tags:
         _split_tag(tag)
     progress.add_secrets(list(ctx.secret_build_args.values()))
-    if network is None and _needs_host_network(ctx.secret_build_args):
+    # ctx.build_args (non-secret, e.g. a conda channel URL) count too, as in the engine backend
+    if network is None and _needs_host_network({**ctx.build_args, **ctx.secret_build_args}):
         network = "host"
         progress.line("a build argument points at the build host's loopback (127.0.0.1/localhost): "
                       "building with --network host so the install step can reach it")
@@ -277,6 +278,8 @@ def build(ctx: RenderedContext, tags: list[str], *, no_cache: bool = False, pull
         for key, value in _labels_to_add(ctx).items():
             argv += ["--label", f"{key}={value}"]
         argv += _write_secrets(private, ctx)
+        for key, value in sorted(ctx.build_args.items()):  # non-secret build args (conda channels)
+            argv += ["--build-arg", f"{key}={value}"]
         if no_cache:
             argv.append("--no-cache")
         if pull:

@@ -174,7 +174,8 @@ def pip_failure(lines: list[str]) -> str | None:
     return f"pip failed: {joined}"
 
 
-_UV_LINE = re.compile(r"^\s*(?:error: |× |╰─▶ |Caused by: )(?P<text>.+)$")
+# uv prints "error: ..." then "  cause: ..." lines without a terminal, "× ..." / "╰─▶ ..." with one
+_UV_LINE = re.compile(r"^\s*(?:error: |× |╰─▶ |[Cc]ause(?:d by)?: )(?P<text>.+)$")
 _UV_MISSING = re.compile(r"Because (?P<req>[^\s,]+)(?: was not found in the package registry| has no "
                          r"(?:versions|version)| was not found)")
 _UV_CONFLICT = re.compile(r"(?:requirements are unsatisfiable|conflicting dependencies)")

@@ -16,7 +16,7 @@ import pytest
 
 from packager.backend.buildkit import PlainLog
 
-from .conftest import EXAMPLES, Images, run_cli
+from .conftest import EXAMPLES, Images
 from .test_secrets import ca_bundle_with_marker, scan_stream
 from .wheels import PrivateIndex, make_wheel
 
@@ -41,24 +41,27 @@ def executed(output: str) -> dict[str, bool]:
 @pytest.mark.docker
 def test_example_builds_runs_and_answers_on_buildkit(images: Images, run_container, tmp_path: Path) -> None:
     src = tmp_path / "src"
-    shutil.copytree(EXAMPLES / "requirements-params", src)
-    tag, result = images.build(src, "bk-reqparams", *BK)
+    shutil.copytree(EXAMPLES / "buildkit", src)
+    tag, result = images.build(src, "bk-sklearn", *BK)
     assert result.returncode == 0, result.explain()
     assert "backend: buildkit (" in result.stderr, result.explain()
     assert "--mount=type=cache,target=/root/.cache/pip" in result.output  # the cache mount, not --no-cache-dir
     app = run_container(tag)
-    r = app.post("/api/v1.0/predictions", {"data": {"ndarray": [[1.0, 2.0]]}})
+    r = app.post("/api/v1.0/predictions", {"data": {"ndarray": [[1.0, 1.0, 0.0, 0.0], [-1.0, -1.0, 0.0, 0.0]]}})
     assert r.status_code == 200, r.text
-    assert "ndarray" in r.json()["data"], r.text
+    (p0, p1), (q0, _q1) = r.json()["data"]["ndarray"]
+    assert p1 > 0.99 and q0 > 0.99 and abs(p0 + p1 - 1) < 1e-9, r.text  # class 1 iff x0 + x1 > 0
 
     # a requirement change: only the requirements step runs again (the runtime install is cached)
     with open(src / "requirements.txt", "a") as fh:
-        fh.write("python-dateutil==2.9.0.post0\n")
-    _, again = images.build(src, "bk-reqparams-plus", *BK)
+        fh.write("six==1.16.0\n")
+    _, again = images.build(src, "bk-sklearn-plus", *BK)
     assert again.returncode == 0, again.explain()
     steps = executed(again.output)
     ran = [instr for instr, did in steps.items() if did]
     assert len(ran) == 1 and "-r requirements.txt" in ran[0], json.dumps(steps, indent=1)
+    # the pip cache mount: the packages of the first build are not downloaded again
+    assert re.search(r"Using cached (numpy|scikit_learn)-", again.output), again.explain()
 
 
 @pytest.mark.docker
@@ -132,12 +135,12 @@ def test_buildkit_requested_where_unavailable(images: Images, tmp_path: Path) ->
 @pytest.mark.docker
 def test_auto_says_which_backend_and_why(images: Images, tmp_path: Path) -> None:
     old = fake_cli(tmp_path, "Usage: docker build [OPTIONS] PATH")
-    tag, result = images.build(EXAMPLES / "minimal", "bk-auto-engine", "--backend", "auto",
+    _, result = images.build(EXAMPLES / "minimal", "bk-auto-engine", "--backend", "auto",
                                env={"MODELPACK_DOCKER_CLI": str(old)})
     assert result.returncode == 0, result.explain()
     assert "backend: engine (Docker Engine API; BuildKit not available:" in result.stderr, result.explain()
     assert "Step 1/" in result.output  # the Engine API's legacy builder log
-    tag, chosen = images.build(EXAMPLES / "minimal", "bk-auto", "--backend", "auto")
+    _, chosen = images.build(EXAMPLES / "minimal", "bk-auto", "--backend", "auto")
     assert chosen.returncode == 0, chosen.explain()
     assert "backend: buildkit (" in chosen.stderr and "with BuildKit" in chosen.output, chosen.explain()
 

@@ -16,6 +16,25 @@ from .test_secrets import ca_bundle_with_marker, scan_stream
 from .wheels import PrivateIndex, make_wheel
 
 pytestmark = pytest.mark.docker
+
+
+class HeadIndex(PrivateIndex):
+    """The private index, also answering HEAD: uv probes a wheel's URL with HEAD (range-request
+    support) before it downloads, as every real index (PyPI, devpi, Artifactory, Nexus) allows."""
+
+    def __init__(self, wheels: list[Path], user: str, password: str) -> None:
+        super().__init__(wheels, user, password)
+        index = self
+
+        def do_HEAD(handler) -> None:
+            status, body, ctype = index.answer(handler.path, handler.headers.get("Authorization", ""))
+            index.requests.append((f"HEAD {handler.path}", status))
+            handler.send_response(status)
+            handler.send_header("Content-Type", ctype)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+
+        self.server.RequestHandlerClass.do_HEAD = do_HEAD  # type: ignore[attr-defined]
 BACKENDS = ("engine", "buildkit")
 
 
@@ -32,8 +51,8 @@ def test_uv_example_builds_runs_and_answers(images: Images, run_container, docke
     assert r.status_code == 200, r.text
     # uv stays in the deps stage: neither its folder nor a uv binary is in the final image
     probe = docker_client.containers.run(tag, entrypoint=["/bin/sh", "-c"], remove=True,
-                                         command=["test -e /opt/uv || echo no-opt-uv; command -v uv || echo no-uv; "
-                                                  "/opt/venv/bin/python -c 'import six; print(six.__version__)'"])
+                                         command=[("test -e /opt/uv || echo no-opt-uv; command -v uv || echo no-uv; "
+                                                   "/opt/venv/bin/python -c 'import six; print(six.__version__)'")])
     text = probe.decode()
     assert "no-opt-uv" in text and "no-uv" in text.replace("no-opt-uv", ""), text
     assert "1.16.0" in text, text
@@ -47,7 +66,7 @@ def test_uv_private_index_ca_and_no_secret_left(images: Images, run_container, t
     wheel = make_wheel(tmp_path / "dist", "mp-private-demo", "0.1.0",
                        {"mp_private_demo/__init__.py": "SECRET_SAUCE = 7\n"})
     ca_needles = ca_bundle_with_marker(images.infra, tmp_path, f"modelpack-test-ca-{token[16:]}")
-    with PrivateIndex([wheel], "reader", password) as index:
+    with HeadIndex([wheel], "reader", password) as index:
         url = f"http://reader:{password}@127.0.0.1:{index.port}/simple"
         trusted = f"127.0.0.1:{index.port}"
         tag, result = images.build(EXAMPLES / "private-index", f"uv-private-{backend}", "--base-image",
