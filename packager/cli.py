@@ -332,7 +332,14 @@ def lock(
         src, (), env, env_file, context_dir, builder, python, base_image, wheels, ca_cert, None, False,
         platform=platform,
     )
-    result = lock_pip(load_spec(options), default_platform(platform))
+    spec = load_spec(options)
+    if spec.deps.conda is not None:  # environment.yml -> conda-lock.yml (py-rattler solve)
+        from .conda.lockfile import lock_conda
+
+        path, count = lock_conda(spec, default_platform(platform))
+        typer.echo(f"wrote {path} ({count} conda packages with sha256, {default_platform(platform)})")
+        return
+    result = lock_pip(spec, default_platform(platform))
     typer.echo(
         f"wrote {result.path} ({result.pins} pinned packages with hashes, python {result.inputs.python}, "
         f"{result.inputs.platform})"

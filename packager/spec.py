@@ -306,17 +306,17 @@ def _lock_decision(root: Path, deps: Dependencies, python: str, options: BuildOp
     """requirements.lock when it is current; --locked turns a stale or missing lock into a LockError.
     Without --locked a stale lock is not used (it would install what the manifests no longer say),
     and the warning says so: never a silent change of what gets installed."""
-    from .lock import LOCK_FILE
     from .lock.state import default_platform, lock_state
 
     state = lock_state(root, deps, python, default_platform(options.platform))
+    name = state.file  # requirements.lock, or conda-lock.yml for environment.yml
     if state.status == "current":
-        return LOCK_FILE
+        return name
     if state.status == "stale":
         if options.locked:
-            raise LockError(f"--locked: {LOCK_FILE} is stale: {state.reason}", "run `modelpack lock SRC`")
-        warnings.append(f"{LOCK_FILE} is stale ({state.reason}); installing from the manifests, "
+            raise LockError(f"--locked: {name} is stale: {state.reason}", "run `modelpack lock SRC`")
+        warnings.append(f"{name} is stale ({state.reason}); installing from the manifests, "
                         "unlocked; run `modelpack lock SRC` to refresh it")
     elif options.locked and state.status == "missing":  # "none": no pip dependencies, nothing to lock
-        raise LockError(f"--locked: no {LOCK_FILE} in {root}", "run `modelpack lock SRC` and commit the lock")
+        raise LockError(f"--locked: no {name} in {root}", "run `modelpack lock SRC` and commit the lock")
     return None

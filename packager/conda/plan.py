@@ -40,9 +40,16 @@ def write_conda_context(spec, plan: CondaPlan, outdir: Path, deps_dir: Path) -> 
     from ..lock.state import default_platform
     from .solve import env_json, solve_environment
 
+    from .lockfile import CONDA_LOCK_FILE, read_conda_lock
+    from .solve import conda_platform
+
     env = spec.deps.conda
     platform = default_platform(spec.options.platform if spec.options else None)
-    packages = solve_environment(env, platform)
+    packages = None
+    if spec.install_lock == CONDA_LOCK_FILE:  # current conda-lock.yml (checked by spec): no solve
+        _, packages = read_conda_lock(spec.source.root, env, conda_platform(platform))
+    if packages is None:
+        packages = solve_environment(env, platform)
     (outdir / plan.env_json).write_text(env_json(env, packages, plan.prefix, platform), encoding="utf-8")
     shutil.copyfile(Path(__file__).with_name("create_env.py"), outdir / plan.create_script)
     if plan.pip_requirements:

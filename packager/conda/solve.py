@@ -21,6 +21,8 @@ class CondaPackage:
     build: str
     url: str
     sha256: str
+    md5: str = ""
+    dependencies: tuple[tuple[str, str], ...] = ()  # name -> the rest of the match spec (conda-lock style)
 
     @property
     def exact_spec(self) -> str:
@@ -67,9 +69,15 @@ def solve_environment(env: CondaEnvironment, platform: str) -> list[CondaPackage
                         "fix the package name or version, or the channel") from None
     return sorted(
         (CondaPackage(r.name.normalized, str(r.version), str(r.build), str(r.url),
-                      r.sha256.hex() if r.sha256 else "") for r in records),
+                      r.sha256.hex() if r.sha256 else "", r.md5.hex() if r.md5 else "",
+                      tuple(sorted(_dependency(d) for d in r.depends))) for r in records),
         key=lambda p: p.name,
     )
+
+
+def _dependency(spec: str) -> tuple[str, str]:
+    name, _, rest = spec.strip().partition(" ")
+    return name, rest.strip() or "*"
 
 
 def env_json(env: CondaEnvironment, packages: list[CondaPackage], prefix: str, platform: str) -> str:
@@ -78,6 +86,7 @@ def env_json(env: CondaEnvironment, packages: list[CondaPackage], prefix: str, p
         "prefix": prefix,
         "platform": conda_platform(platform),
         "channels": list(env.channels),
-        "packages": [p.__dict__ for p in packages],
+        "packages": [{"name": p.name, "version": p.version, "build": p.build, "url": p.url, "sha256": p.sha256}
+                     for p in packages],
         "virtual_packages": [list(v) for v in VIRTUAL_PACKAGES],
     }, indent=2, sort_keys=True) + "\n"

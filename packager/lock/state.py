@@ -31,9 +31,17 @@ def default_platform(requested: str | None) -> str:
 class LockState:
     status: str  # "current" | "stale" | "missing" | "none" (nothing to lock)
     reason: str = ""  # for stale: what changed
+    file: str = LOCK_FILE  # requirements.lock, or conda-lock.yml for environment.yml
 
 
 def lock_state(root: Path, deps: Dependencies, python: str, platform: str) -> LockState:
+    if deps.conda is not None:
+        from ..conda.lockfile import CONDA_LOCK_FILE, read_conda_lock
+        from ..conda.solve import conda_platform
+
+        status, _ = read_conda_lock(root, deps.conda, conda_platform(platform))
+        why = f"{deps.conda.file} or the platform changed since {CONDA_LOCK_FILE} was written"
+        return LockState(status, why if status == "stale" else "", CONDA_LOCK_FILE)
     path = root / LOCK_FILE
     if not path.is_file():
         return LockState("none" if not (deps.requirements or deps.project) else "missing")

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +22,7 @@ from .conftest import EXAMPLES, Images, run_cli
 
 pytestmark = pytest.mark.docker
 PREFIX = "/opt/conda/envs/microservice"
+CONDA_LOCK_VERSION = "4.0.3"  # its parser validates the conda-lock.yml modelpack writes
 
 
 def _load_make_channel():
@@ -34,8 +38,13 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def channel_url(tmp_path_factory) -> Iterator[str]:
-    root = _load_make_channel().make_channel(tmp_path_factory.mktemp("channel"))
+def channel_dir(tmp_path_factory) -> Path:
+    return _load_make_channel().make_channel(tmp_path_factory.mktemp("channel"))
+
+
+@pytest.fixture(scope="module")
+def channel_url(channel_dir: Path) -> Iterator[str]:
+    root = channel_dir
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -88,3 +97,45 @@ def test_unsolvable_environment_is_one_line(images: Images, channel_url: str, tm
     assert line.startswith("error: environment.yml: cannot be solved for linux-64: "), line
     assert "No candidates were found for modelpack-h2-no-such-conda-pkg" in line, line
     assert "Step " not in result.output  # failed before any Docker build step
+
+
+@pytest.fixture(scope="session")
+def conda_lock_python() -> Path:
+    """conda-lock in a virtualenv of its own (its pins are not ours), cached by version."""
+    venv = Path(os.path.expanduser("~/.cache/modelpack-tests")) / f"conda-lock-{CONDA_LOCK_VERSION}"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", f"conda-lock=={CONDA_LOCK_VERSION}"], check=True)
+    return python
+
+
+def test_conda_lock_pins_the_build(images: Images, run_container, channel_dir: Path, channel_url: str,
+                                   conda_lock_python: Path, tmp_path: Path) -> None:
+    src = _example(tmp_path, channel_url)
+    locked = run_cli("lock", str(src))
+    assert locked.returncode == 0, locked.explain()
+    assert "wrote " in locked.stdout and "conda-lock.yml (2 conda packages with sha256" in locked.stdout
+    # conda-lock's own parser reads the file
+    check = subprocess.run([str(conda_lock_python), "-c", (
+        "import sys, pathlib; from conda_lock.lockfile import parse_conda_lock_file; "
+        "lf = parse_conda_lock_file(pathlib.Path(sys.argv[1])); "
+        "print(sorted((p.name, p.version, p.platform, p.manager) for p in lf.package))"),
+        str(src / "conda-lock.yml")], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.strip() == ("[('mp-conda-demo', '1.0', 'linux-64', 'conda'), "
+                                    "('python', '3.11.2', 'linux-64', 'conda')]")
+    # a newer package appears in the channel: the locked build still installs the locked 1.0
+    make_channel = _load_make_channel()
+    make_channel.make_channel(channel_dir, demo_version="1.1")
+    tag, built = images.build(src, "conda-locked", "--locked")
+    assert built.returncode == 0, built.explain()
+    running = run_container(tag)
+    code, out = running.container.exec_run(["ls", f"{PREFIX}/conda-meta"])
+    assert "mp-conda-demo-1.0-0.json" in out.decode(), out.decode()
+    # an edit of environment.yml makes the lock stale: --locked refuses in one line
+    (src / "environment.yml").write_text((src / "environment.yml").read_text() + "# edited\n")
+    stale = run_cli("build", str(src), "x", "--dry-run", "--locked")
+    assert stale.returncode == 7, stale.explain()
+    assert stale.error_lines() == ["error: --locked: conda-lock.yml is stale: environment.yml or the platform "
+                                   "changed since conda-lock.yml was written; run `modelpack lock SRC`"]

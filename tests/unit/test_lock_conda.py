@@ -61,3 +61,20 @@ def test_conda_dockerfile(tmp_path: Path) -> None:
 def test_bad_env_name(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match='CONDA_ENV_NAME "a b": not a valid environment name'):
         plan(BuildOptions(src=_source(tmp_path, GOOD, "MODEL_NAME=Model\nCONDA_ENV_NAME=a b\n")))
+
+
+def test_conda_lock_round_trip_and_staleness(tmp_path: Path) -> None:
+    from packager.conda.lockfile import read_conda_lock, write_conda_lock
+    from packager.conda.solve import CondaPackage
+    from packager.spec import load_spec
+
+    src = _source(tmp_path, GOOD)
+    env = load_spec(BuildOptions(src=src)).deps.conda
+    packages = [CondaPackage("numpy", "2.0.0", "py311_0", "https://example.invalid/linux-64/numpy-2.0.0-py311_0.conda",
+                             "ab" * 32, "cd" * 16, (("python", ">=3.11"),))]
+    write_conda_lock(src, env, "linux-64", packages)
+    assert read_conda_lock(src, env, "linux-64") == ("current", packages)
+    assert read_conda_lock(src, env, "linux-aarch64") == ("stale", None)
+    assert load_spec(BuildOptions(src=src, locked=True)).install_lock == "conda-lock.yml"  # used by the build
+    (src / "environment.yml").write_text(GOOD + "# edited\n")
+    assert read_conda_lock(src, env, "linux-64") == ("stale", None)
