@@ -1,5 +1,6 @@
-"""Parse `.s2i/environment`-style files: KEY=VALUE lines, `#` comments, blank lines, single or
-double quotes, `export KEY=VALUE` tolerated. Errors name the file and line and quote the line."""
+"""Parse `.s2i/environment`-style files: KEY=VALUE lines, `#` and `//` comment lines, blank lines,
+values taken literally as s2i does unless the whole value is single- or double-quoted,
+`export KEY=VALUE` tolerated. Errors name the file and line and quote the line."""
 
 from __future__ import annotations
 
@@ -30,13 +31,9 @@ def _unquote(raw: str, where: str, line: str) -> str:
         return ""
     quote = raw[0]
     if quote not in "'\"":
-        # Unquoted: an inline comment starts at ` #`, as in a shell.
-        value = re.split(r"\s+#", raw, maxsplit=1)[0].rstrip()
-        if any(ch in value for ch in "\"'"):
-            raise SourceError(
-                f"{where}: unbalanced quote in {line.strip()!r}", 'quote the whole value: KEY="value"'
-            )
-        return value
+        # Unquoted: taken literally, quotes inside included, as s2i does (so Seldon folders with
+        # PREDICTIVE_UNIT_PARAMETERS=[{"name": ...}] work unchanged); an inline comment starts at ` #`.
+        return re.split(r"\s+#", raw, maxsplit=1)[0].rstrip()
     out: list[str] = []
     i = 1
     while i < len(raw):
@@ -64,7 +61,7 @@ def _unquote(raw: str, where: str, line: str) -> str:
 def parse_line(line: str, where: str) -> tuple[str, str] | None:
     """Parse one line; None for blank lines and comments. Raises SourceError naming `where`."""
     stripped = line.strip()
-    if not stripped or stripped.startswith("#"):
+    if not stripped or stripped.startswith("#") or stripped.startswith("//"):  # s2i allows both
         return None
     if stripped.startswith("export ") or stripped.startswith("export\t"):
         stripped = stripped[len("export") :].strip()
