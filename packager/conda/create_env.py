@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 
 import rattler
@@ -15,8 +16,10 @@ async def main(spec_file: str) -> int:
     spec = json.load(open(spec_file, encoding="utf-8"))
     wanted = {p["name"]: p for p in spec["packages"]}
     exact = [f'{p["name"]} =={p["version"]} {p["build"]}' for p in spec["packages"]]
-    virtual = [rattler.GenericVirtualPackage(rattler.PackageName(n), rattler.Version(v), rattler.BuildString("0"))
-               for n, v in spec["virtual_packages"]]
+    virtual = [
+        rattler.GenericVirtualPackage(rattler.PackageName(n), rattler.Version(v), rattler.BuildString("0"))
+        for n, v in spec["virtual_packages"]
+    ]
     records = await rattler.solve(spec["channels"], exact, platforms=[spec["platform"], "noarch"],
                                   virtual_packages=virtual)
     for record in records:
@@ -32,4 +35,10 @@ async def main(spec_file: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(sys.argv[1])))
+    code = asyncio.run(main(sys.argv[1]))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # py-rattler 0.28 intermittently segfaults during interpreter finalization after an install
+    # (seen in this stage: the environment complete, then exit 139). Everything is written by now,
+    # so skip finalization.
+    os._exit(code)

@@ -26,9 +26,11 @@ def read_environment(root: Path, rel: str) -> CondaEnvironment:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise SourceError(f"{rel}{where}: invalid YAML ({getattr(exc, 'problem', exc)})", "fix the file") from None
+        problem = getattr(exc, "problem", exc)
+        raise SourceError(f"{rel}{where}: invalid YAML ({problem})", "fix the file") from None
     if not isinstance(data, dict):
-        raise SourceError(f"{rel}: expected a mapping with channels: and dependencies:", "see docs/locking-and-conda.md")
+        raise SourceError(f"{rel}: expected a mapping with channels: and dependencies:",
+                          "see docs/locking-and-conda.md")
     channels = data.get("channels") or []
     if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
         raise SourceError(f"{rel}: channels: must be a non-empty list of channel names or URLs",
@@ -47,7 +49,8 @@ def read_environment(root: Path, rel: str) -> CondaEnvironment:
             raise SourceError(f"{rel}: dependencies: unexpected entry {item!r}",
                               "use conda match specs (numpy>=1.24) and one `- pip:` list")
     if not any(s.split()[0].split("=")[0].split("<")[0].split(">")[0] == "python" for s in specs):
-        raise SourceError(f"{rel}: dependencies: no python", "add `- python=3.11` (the runtime runs in this env)")
+        raise SourceError(f"{rel}: dependencies: no python",
+                          "add `- python=3.11` (the runtime runs in this env)")
     if pip:
         check_requirement_strings(pip, f"{rel} pip:")
     return CondaEnvironment(rel, tuple(str(c) for c in channels), tuple(specs), tuple(pip))

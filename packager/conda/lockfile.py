@@ -45,7 +45,7 @@ def write_conda_lock(root: Path, env: CondaEnvironment, subdir: str, packages: l
                 "hash": {"md5": p.md5, "sha256": p.sha256},
                 "category": "main",
                 "optional": False,
-                "build": p.build,  # not in conda-lock's schema (it reads the build from the URL); kept for clarity
+                "build": p.build,  # not in conda-lock's schema (it reads it from the URL); kept for clarity
             }
             for p in packages
         ],
@@ -66,10 +66,12 @@ def read_conda_lock(root: Path, env: CondaEnvironment, subdir: str) -> tuple[str
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         recorded = doc["metadata"]["content_hash"].get(subdir)
         entries = [e for e in doc["package"] if e.get("platform") == subdir and e.get("manager") == "conda"]
-        packages = [CondaPackage(e["name"], str(e["version"]), str(e.get("build") or _build_from_url(e["url"])),
-                                 e["url"], e["hash"]["sha256"], e["hash"].get("md5", ""),
-                                 tuple(sorted((e.get("dependencies") or {}).items())))
-                    for e in entries]
+        packages = [
+            CondaPackage(e["name"], str(e["version"]), str(e.get("build") or _build_from_url(e["url"])),
+                         e["url"], e["hash"]["sha256"], e["hash"].get("md5", ""),
+                         tuple(sorted((e.get("dependencies") or {}).items())))
+            for e in entries
+        ]
     except (yaml.YAMLError, KeyError, TypeError, AttributeError):
         return "stale", None
     if recorded != input_digest(root, env, subdir):

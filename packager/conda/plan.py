@@ -30,7 +30,8 @@ def conda_plan(spec) -> CondaPlan | None:  # spec: packager.spec.BuildSpec (impo
 
     name = dict(spec.runtime_env).get(ENV_NAME_KEY, DEFAULT_ENV_NAME)
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
-        raise SourceError(f'{ENV_NAME_KEY} "{name}": not a valid environment name', "use letters, digits, _ . -")
+        raise SourceError(f'{ENV_NAME_KEY} "{name}": not a valid environment name',
+                          "use letters, digits, _ . -")
     return CondaPlan(name, f"{ENVS_ROOT}/{name}", rattler_version(), PIP_REQUIREMENTS if env.pip else None)
 
 

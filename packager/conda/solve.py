@@ -4,8 +4,9 @@ context; the build stage installs exactly that, so the host decides and the imag
 
 from __future__ import annotations
 
-import asyncio
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 
 from ..errors import LockError, UsageError
@@ -43,34 +44,34 @@ def rattler_version() -> str:
     try:
         return version("py-rattler")
     except PackageNotFoundError:
-        raise LockError("environment.yml needs py-rattler next to modelpack", "pip install py-rattler") from None
+        raise LockError("environment.yml needs py-rattler next to modelpack",
+                        "pip install py-rattler") from None
 
 
 def solve_environment(env: CondaEnvironment, platform: str) -> list[CondaPackage]:
-    """The packages of `env` for `platform` (linux/amd64...). An unsolvable file -> one-line LockError."""
+    """The packages of `env` for `platform` (linux/amd64...). An unsolvable file -> one-line LockError.
+    The solve runs in a child process (packager.conda.solve_worker says why)."""
     rattler_version()
-    import rattler
-
     subdir = conda_platform(platform)
-    virtual = [rattler.GenericVirtualPackage(rattler.PackageName(n), rattler.Version(v), rattler.BuildString("0"))
-               for n, v in VIRTUAL_PACKAGES]
-
-    async def run() -> list:
-        return await rattler.solve(list(env.channels), list(env.specs), platforms=[subdir, "noarch"],
-                                   virtual_packages=virtual)
-
+    request = {"channels": list(env.channels), "specs": list(env.specs), "subdir": subdir,
+               "virtual": [list(v) for v in VIRTUAL_PACKAGES]}
+    proc = subprocess.run([sys.executable, "-m", "packager.conda.solve_worker"], input=json.dumps(request),
+                          capture_output=True, text=True, check=False)
     try:
-        records = asyncio.run(run())
-    except Exception as exc:  # noqa: BLE001 - rattler raises its own exception types (SolverError, GatewayError...)
-        text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        answer = json.loads(proc.stdout)
+    except ValueError:
+        tail = " ".join(proc.stderr.split())[-300:]
+        raise LockError(f"{env.file}: the py-rattler solver stopped (exit {proc.returncode}): {redact(tail)}",
+                        "run the command again; report it if it persists") from None
+    if "error" in answer:
+        text = " ".join(line.strip() for line in answer["message"].splitlines() if line.strip())
         text = text.replace("Cannot solve the request because of: ", "")
-        kind = "cannot be solved" if type(exc).__name__ == "SolverError" else "channel error"
+        kind = "cannot be solved" if answer["error"] == "SolverError" else "channel error"
         raise LockError(f"{env.file}: {kind} for {subdir}: {redact(text)}",
-                        "fix the package name or version, or the channel") from None
+                        "fix the package name or version, or the channel")
     return sorted(
-        (CondaPackage(r.name.normalized, str(r.version), str(r.build), str(r.url),
-                      r.sha256.hex() if r.sha256 else "", r.md5.hex() if r.md5 else "",
-                      tuple(sorted(_dependency(d) for d in r.depends))) for r in records),
+        (CondaPackage(r["name"], r["version"], r["build"], r["url"], r["sha256"], r["md5"],
+                      tuple(sorted(_dependency(d) for d in r["depends"]))) for r in answer["packages"]),
         key=lambda p: p.name,
     )
 
@@ -86,7 +87,9 @@ def env_json(env: CondaEnvironment, packages: list[CondaPackage], prefix: str, p
         "prefix": prefix,
         "platform": conda_platform(platform),
         "channels": list(env.channels),
-        "packages": [{"name": p.name, "version": p.version, "build": p.build, "url": p.url, "sha256": p.sha256}
-                     for p in packages],
+        "packages": [
+            {"name": p.name, "version": p.version, "build": p.build, "url": p.url, "sha256": p.sha256}
+            for p in packages
+        ],
         "virtual_packages": [list(v) for v in VIRTUAL_PACKAGES],
     }, indent=2, sort_keys=True) + "\n"

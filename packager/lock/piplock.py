@@ -55,7 +55,8 @@ def _check_target(python: str, platform: str) -> None:
         )
     if platform != host_platform():
         raise LockError(
-            f"--platform {platform}: modelpack lock resolves on this machine ({host_platform() or sys.platform})",
+            f"--platform {platform}: modelpack lock resolves on this machine "
+            f"({host_platform() or sys.platform})",
             f"run modelpack lock on a {platform} machine (or in a {platform} container)",
         )
 
@@ -79,7 +80,7 @@ def _pip_env(spec: BuildSpec) -> dict[str, str]:
 
 def _failure(stderr: str) -> str:
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not ln.startswith("WARNING")]
-    picked = [ln for ln in lines if "error" in ln.lower() or "could not" in ln.lower() or "no matching" in ln.lower()]
+    picked = [ln for ln in lines if any(w in ln.lower() for w in ("error", "could not", "no matching"))]
     return redact(" ".join((picked or lines)[-3:]) or "no output")
 
 
@@ -94,7 +95,8 @@ def lock_pip(spec: BuildSpec, platform: str) -> LockResult:
     layout = plan_layout(spec)
     if not layout.requirement_args:
         raise LockError(
-            f"{spec.source.root}: nothing to lock (no {c.REQUIREMENTS_TXT}, {c.SETUP_PY} or {c.PYPROJECT_TOML})",
+            f"{spec.source.root}: nothing to lock "
+            f"(no {c.REQUIREMENTS_TXT}, {c.SETUP_PY} or {c.PYPROJECT_TOML})",
             "add the dependencies to requirements.txt first",
         )
     root = spec.source.root

@@ -12,7 +12,9 @@ from ..source.deps import Dependencies
 from . import LOCK_FILE
 from .digest import changed_input, lock_inputs, read_header
 
-_MACHINES = {"x86_64": "linux/amd64", "amd64": "linux/amd64", "aarch64": "linux/arm64", "arm64": "linux/arm64"}
+_MACHINES = {
+    "x86_64": "linux/amd64", "amd64": "linux/amd64", "aarch64": "linux/arm64", "arm64": "linux/arm64",
+}
 
 
 def host_platform() -> str | None:
