@@ -120,6 +120,8 @@ def lock_pip(spec: BuildSpec, platform: str) -> LockResult:
             raise LockError(f"pip-compile failed: {_failure(proc.stderr)}",
                             "fix the requirement it names, then run modelpack lock SRC again")
         text = (work / LOCK_FILE).read_text(encoding="utf-8")
+    if spec.deps.project is not None:  # name the user's manifest, not modelpack's extracted copy of it
+        text = text.replace(f"-r {c.PROJECT_REQUIREMENTS}", spec.deps.project.manifest)
     for number, line in enumerate(text.splitlines(), 1):
         if "file://" in line or line.startswith("-e "):
             raise LockError(

@@ -118,3 +118,22 @@ def test_foreign_python_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 7, result.explain()
     assert len(result.error_lines()) == 1
     assert "--python 3.12: modelpack lock resolves with the Python running modelpack" in result.stderr
+
+
+def test_setup_py_project_locks_its_dependencies_and_build_backend(images: Images, run_container,
+                                                                     tmp_path: Path) -> None:
+    src = _copy_example("setup-py", tmp_path)
+    result = run_cli("lock", str(src), "--ca-cert", images.infra.ca_cert)
+    assert result.returncode == 0, result.explain()
+    text = (src / "requirements.lock").read_text()
+    assert "# modelpack-lock input setup.py sha256:" in text
+    pins = _pins(src / "requirements.lock")
+    assert pins["toolz"] == "0.12.1" and "setuptools" in pins, text  # the build backend is locked too
+    assert "# via setup.py" in text
+    tag, built = images.build(src, "setup-py-locked", "--locked")
+    assert built.returncode == 0, built.explain()
+    app = run_container(tag)
+    r = app.post("/predict", {"data": {"ndarray": [[1, 2.5]]}})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["ndarray"] == [[10.0, 25.0]]
+    assert r.json()["meta"]["tags"]["toolz"] == "0.12.1"
