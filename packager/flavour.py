@@ -25,6 +25,7 @@ UV_VERSION = "0.13.9"  # pinned: the same uv, so the same resolution, for every 
 UV_HOME = "/opt/uv"  # deps stage only
 SECRET_ENV_ID = "pip_env"  # BuildKit secret ids (docker build --secret id=...,src=...)
 SECRET_CA_ID = "ca"
+SECRETS_DIGEST_ARG = "MODELPACK_SECRETS_DIGEST"  # BuildKit: keyed digest of the build-only values
 PIP_CACHE = "/root/.cache/pip"
 UV_CACHE = "/root/.cache/uv"
 # pip's variables -> uv's. uv's default index strategy stops at the first index that has a
@@ -100,6 +101,10 @@ class Flavour:
         """Extra ENV of the deps stage, or ''."""
         # the cache mount is another file system: uv's default hard links would fall back noisily
         return "ENV UV_LINK_MODE=copy UV_NO_PROGRESS=1" if self.uv else ""
+
+    @property
+    def digest_arg(self) -> str:
+        return SECRETS_DIGEST_ARG
 
     @property
     def uv_version(self) -> str:

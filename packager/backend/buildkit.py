@@ -14,8 +14,11 @@ failing step and pip's / uv's own error lines (exit 5), like the engine backend 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import os
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -32,7 +35,7 @@ from packager.backend.engine import BuildResult, _labels_to_add, _needs_host_net
 from packager.backend.progress import Progress
 from packager.constants import CTX_CA_FILE
 from packager.errors import BuildFailed, DockerUnavailable, UsageError
-from packager.flavour import SECRET_CA_ID, SECRET_ENV_ID
+from packager.flavour import SECRET_CA_ID, SECRET_ENV_ID, SECRETS_DIGEST_ARG
 
 if TYPE_CHECKING:
     from packager.render import RenderedContext
@@ -232,6 +235,19 @@ class PlainLog:
                            hint="see the build output above (run with --progress plain for all of it)")
 
 
+def _secrets_digest(values: dict[str, str]) -> str:
+    """HMAC-SHA256 of the build-only values under a random per-user key (~/.cache/modelpack, 0600):
+    a cache key that changes with them but tells nothing about them."""
+    key_file = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "modelpack" / "buildkit-digest.key"
+    if not key_file.is_file():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+    message = "\n".join(f"{k}={v}" for k, v in sorted(values.items())).encode()
+    return hmac.new(key_file.read_bytes(), message, hashlib.sha256).hexdigest()
+
+
 def _write_secrets(folder: Path, ctx: RenderedContext) -> list[str]:
     """Secret files (0600) in ``folder`` and the ``--secret`` arguments that mount them."""
     args: list[str] = []
@@ -241,7 +257,8 @@ def _write_secrets(folder: Path, ctx: RenderedContext) -> list[str]:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for name, value in sorted(ctx.secret_build_args.items()):
                 fh.write(f"{name}={shlex.quote(value)}\n")
-        args += ["--secret", f"id={SECRET_ENV_ID},src={env_file}"]
+        args += ["--secret", f"id={SECRET_ENV_ID},src={env_file}",
+                 "--build-arg", f"{SECRETS_DIGEST_ARG}={_secrets_digest(ctx.secret_build_args)}"]
     ca = Path(ctx.directory) / CTX_CA_FILE
     if ca.is_file():
         args += ["--secret", f"id={SECRET_CA_ID},src={ca}"]
