@@ -22,7 +22,7 @@ from . import __version__
 from .builders import builtin_builders, find_builder
 from .constants import DEBUG_ENV
 from .errors import ModelpackError, UsageError
-from .flavour import INSTALLER_DEFAULT, INSTALLERS, resolve_installer
+from .flavour import INSTALLER_DEFAULT, INSTALLERS
 from .redact import redact
 from .source.envfile import parse_cli_pair
 
@@ -209,7 +209,7 @@ def build(
     ),
     installer: str = typer.Option(
         INSTALLER_DEFAULT, "--installer", envvar="MODELPACK_INSTALLER",
-        help="auto | uv | pip: installs the dependencies (auto: uv with BuildKit, pip with the Engine API)",
+        help="uv | pip: installs the dependencies (uv: measured faster, docs/buildkit-and-uv.md)",
     ),
 ) -> None:
     """Build SRC into the image IMAGE."""
@@ -221,8 +221,8 @@ def build(
         raise UsageError(f'--progress "{progress}": expected auto, plain or quiet')
     if output not in ("text", "json"):
         raise UsageError(f'--output "{output}": expected text or json')
-    if installer not in ("auto", *INSTALLERS):
-        raise UsageError(f'--installer "{installer}": expected auto, {" or ".join(INSTALLERS)}')
+    if installer not in INSTALLERS:
+        raise UsageError(f'--installer "{installer}": expected {" or ".join(INSTALLERS)}')
     if backend not in ("engine", "buildkit", "auto"):
         raise UsageError(f'--backend "{backend}": expected engine, buildkit or auto')
     backend_line = ""
@@ -230,10 +230,8 @@ def build(
         from .backend.buildkit import select_backend
 
         backend, backend_line = select_backend(backend)
-    if installer == "auto":
-        installer = resolve_installer(installer, backend)
-        if backend_line:  # --backend auto|buildkit: one line says what was chosen and why
-            backend_line += f"; installer: {installer} (auto: uv with BuildKit, pip with the Engine API)"
+    if backend_line:  # --backend auto|buildkit: one line says what was chosen and why
+        backend_line += f"; installer: {installer}"
     options = _options(
         src,
         (image, *(tag or [])),

@@ -115,14 +115,5 @@ class Flavour:
         return UV_HOME
 
 
-# `--installer auto`: the faster one as measured by bench/run-build (docs/buildkit-and-uv.md):
-# uv with BuildKit, where its cache mount keeps every downloaded wheel; pip with the Engine API,
-# where nothing is cached between builds and pip was as fast or faster.
-INSTALLER_DEFAULT = "auto"
-
-
-def resolve_installer(installer: str, backend: str) -> str:
-    """``auto | uv | pip`` for the chosen backend -> ``uv | pip``."""
-    if installer != "auto":
-        return installer
-    return "uv" if backend == "buildkit" else "pip"
+# `--installer` default: the faster one as measured by bench/run-build (docs/buildkit-and-uv.md).
+INSTALLER_DEFAULT = "uv"

@@ -68,6 +68,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = N
     full_env = {**os.environ, "CI": "true", **(env or {})}  # CI=true: plain progress lines
     # the suite's log checks read the Engine API builder's output; MODELPACK_BACKEND=buildkit runs it on BuildKit
     full_env.setdefault("MODELPACK_BACKEND", "engine")
+    full_env.setdefault("MODELPACK_INSTALLER", "pip")  # and pip's (tests/integration/test_uv.py covers uv)
     proc = subprocess.run([modelpack_bin(), *args], input=stdin, capture_output=True, text=True, check=False,
                           env=full_env, timeout=timeout, cwd=REPO)
     return CliResult(list(args), proc.returncode, proc.stdout, proc.stderr)

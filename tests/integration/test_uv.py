@@ -11,7 +11,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from .conftest import EXAMPLES, Images
+from .conftest import EXAMPLES, Images, run_cli
 from .test_secrets import ca_bundle_with_marker, scan_stream
 from .wheels import PrivateIndex, make_wheel
 
@@ -103,7 +103,17 @@ def test_failing_uv_step_is_one_line(images: Images, tmp_path: Path, backend: st
     assert "uv could not install requirement 'mp-h1-no-such-package'" in errors[0], errors[0]
 
 
+def test_uv_is_the_default_installer() -> None:
+    # the suite pins MODELPACK_INSTALLER=pip for its pip log checks; the CLI's own default is uv
+    result = run_cli("build", "--help", env={"MODELPACK_INSTALLER": "uv"})
+    assert result.returncode == 0, result.explain()
+    from packager.flavour import INSTALLER_DEFAULT
+
+    assert INSTALLER_DEFAULT == "uv"
+    assert "default: uv]" in " ".join(result.stdout.split()), result.stdout
+
+
 def test_unknown_installer_is_a_usage_error(images: Images) -> None:
     _, result = images.build(EXAMPLES / "minimal", "uv-bad", "--installer", "conda")
     assert result.returncode == 2, result.explain()
-    assert result.error_lines() == ['error: --installer "conda": expected auto, uv or pip'], result.explain()
+    assert result.error_lines() == ['error: --installer "conda": expected uv or pip'], result.explain()
