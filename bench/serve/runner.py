@@ -101,6 +101,11 @@ def start_server(spec: ServerSpec, plan: Plan, log) -> Running:
         log(f"[{spec.name}] FAILED: {exc}")
         server.stop()
         running.server = None
+    except BaseException:
+        # anything else (Ctrl-C, SIGTERM, a closed stdout) leaves before the caller knows this
+        # server: stop it here, or it would outlive the bench
+        server.stop()
+        raise
     return running
 
 
