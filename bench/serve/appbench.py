@@ -7,13 +7,11 @@ busy machine where wall-clock req/s do not. Variants switch one runtime knob eac
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from .cases import Case, body, parse_case
 from .servers import MODEL_NAME, MODELS
