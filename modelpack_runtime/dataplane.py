@@ -65,7 +65,7 @@ class DataPlane(KServeProtocols):
         self._routing_key = unit or "0"
         self._metadata: dict | None = None
         self._metadata_error: str | None = None
-        self._handlers: dict[str, Callable[[Any, str], dict]] = {
+        self._handlers: dict[str, Callable[[Any, str, Any], dict]] = {
             "predict": self._predict,
             "transform-input": self._transform_input,
             "transform-output": self._transform_output,
@@ -127,15 +127,20 @@ class DataPlane(KServeProtocols):
             raise NotReady(self.failure or "the model is not loaded yet")
 
     # ---- Seldon protocol -----------------------------------------------------------------------
-    def seldon(self, method: str, msg: Any, *, transport: str = "rest") -> dict:
-        """Serve one Seldon call; `method` is the route name (predict, transform-input, ...)."""
+    def seldon(self, method: str, msg: Any, *, transport: str = "rest", raw: Any = None) -> dict:
+        """Serve one Seldon call; `method` is the route name (predict, transform-input, ...).
+
+        `raw`, when given, is what the raw hooks (predict_raw, ..., send_feedback_raw) and the
+        deprecated predict_grpc receive instead of `msg`: the gRPC adapter passes the proto there, as
+        Seldon does, and the decoded dict as `msg`, so a raw hook that raises
+        SeldonNotImplementedError still falls through to predict()."""
         if not self.ready:
             raise NotReady(self.failure or "the model is not loaded yet")
         handler = self._handlers.get(method)
         if handler is None:
             raise NotFound(f"unknown Seldon method {method!r}; use one of {', '.join(self._handlers)}")
         try:
-            return handler(msg, transport)
+            return handler(msg, transport, msg if raw is None else raw)
         except MicroserviceError:
             raise
         except Exception as e:
@@ -207,33 +212,33 @@ class DataPlane(KServeProtocols):
             self.metrics.record_custom(out, method)
         return out if self._include_metrics else None
 
-    def _predict(self, msg: Any, transport: str) -> dict:
+    def _predict(self, msg: Any, transport: str, raw: Any) -> dict:
         m = self._m
         legacy = m.predict_rest if transport == "rest" else m.predict_grpc
         if legacy is not None:
-            return legacy(msg)  # deprecated: returned as-is
-        out = self._try_raw("predict", msg)
+            return legacy(raw)  # deprecated: returned as-is
+        out = self._try_raw("predict", raw)
         if out is not None:
             return out
         d = decode(msg)
         return self._respond(self._call(m.predict, d, []), d, "predict")
 
-    def _transform_input(self, msg: Any, transport: str) -> dict:
-        out = self._try_raw("transform-input", msg)
+    def _transform_input(self, msg: Any, transport: str, raw: Any) -> dict:
+        out = self._try_raw("transform-input", raw)
         if out is not None:
             return out
         d = decode(msg)
         return self._respond(self._call(self._m.transform_input, d, d.features), d, "transform-input")
 
-    def _transform_output(self, msg: Any, transport: str) -> dict:
-        out = self._try_raw("transform-output", msg)
+    def _transform_output(self, msg: Any, transport: str, raw: Any) -> dict:
+        out = self._try_raw("transform-output", raw)
         if out is not None:
             return out
         d = decode(msg)
         return self._respond(self._call(self._m.transform_output, d, d.features), d, "transform-output")
 
-    def _route(self, msg: Any, transport: str) -> dict:
-        out = self._try_raw("route", msg)
+    def _route(self, msg: Any, transport: str, raw: Any) -> dict:
+        out = self._try_raw("route", raw)
         if out is not None:
             return out
         d = decode(msg)
@@ -243,8 +248,8 @@ class DataPlane(KServeProtocols):
         branch = route_branch(data)
         return self._respond(_Rewrapped(np.array([[branch]]), rtags, rmetrics), d, "route")
 
-    def _aggregate(self, msg: Any, transport: str) -> dict:
-        out = self._try_raw("aggregate", msg)
+    def _aggregate(self, msg: Any, transport: str, raw: Any) -> dict:
+        out = self._try_raw("aggregate", raw)
         if out is not None:
             return out
         msgs = msg.get("seldonMessages") if isinstance(msg, dict) else msg
@@ -259,7 +264,7 @@ class DataPlane(KServeProtocols):
         merged = Decoded(None, [], _merge_metas([d.meta for d in ds]), ds[0].kind)
         return self._respond(result, merged, "aggregate")
 
-    def _send_feedback(self, msg: Any, transport: str) -> dict:
+    def _send_feedback(self, msg: Any, transport: str, raw: Any) -> dict:
         if not isinstance(msg, dict):
             raise MicroserviceError(f"Invalid JSON: a Feedback must be an object, got {type(msg).__name__}")
         unknown = sorted(set(msg) - _FEEDBACK_KEYS)
@@ -267,7 +272,7 @@ class DataPlane(KServeProtocols):
             raise MicroserviceError(
                 f"Invalid JSON: Feedback has no field(s) {unknown!r}; allowed: request, response, reward, truth"
             )
-        out = self._try_raw("send-feedback", msg)
+        out = self._try_raw("send-feedback", raw)
         if out is not None:
             return out
         reward = msg.get("reward", 0.0)

@@ -31,7 +31,7 @@ class SeldonServicer:
     def _wants_proto(self, method: str) -> bool:
         """Seldon hands raw hooks (predict_raw, route_raw, ...) and predict_grpc the proto itself."""
         model = getattr(self.dataplane, "model", None)
-        if model is None or method == "send-feedback":  # the data plane checks Feedback as a dict
+        if model is None:
             return False
         if method == "predict" and getattr(model, "predict_grpc", None) is not None:
             return True
@@ -40,8 +40,10 @@ class SeldonServicer:
     def _seldon(self, rpc: str, method: str, request: Any, to_dict: Callable[[Any], Any],
                 context: grpc.ServicerContext) -> pb.SeldonMessage:
         def run() -> pb.SeldonMessage:
-            msg = request if self._wants_proto(method) else to_dict(request)
-            result = self.dataplane.seldon(method, msg, transport="grpc")
+            # the raw hooks get the proto itself, as in Seldon; the dict is for everything else
+            # (including the fall-through when a raw hook raises SeldonNotImplementedError)
+            raw = request if self._wants_proto(method) else None
+            result = self.dataplane.seldon(method, to_dict(request), transport="grpc", raw=raw)
             return seldon_proto.dict_to_message(result)
 
         return self.caller.call(rpc, context, pb.SeldonMessage, run)

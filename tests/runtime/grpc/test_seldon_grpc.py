@@ -163,3 +163,21 @@ def test_predict_raw_gets_the_proto_on_grpc_and_the_dict_on_rest(start):
     server = start("raw")
     assert server.seldon("Model").Predict(pb.SeldonMessage(strData="x"), timeout=10).strData == "proto:x"
     assert requests.post(server.url + "/predict", json={"strData": "x"}, timeout=10).json()["strData"] == "dict:x"
+
+
+def test_raw_hook_falls_through_to_predict_on_both_transports(start):
+    """A raw hook raising SeldonNotImplementedError falls through to predict(), on gRPC too (the
+    data plane gets the decoded dict beside the proto), and send_feedback_raw gets the proto on gRPC."""
+    import requests
+
+    server = start("raw")
+    resp = server.seldon("Model").Predict(tensor_msg(np.array([1.0, 2.0]), [1, 2]), timeout=10)
+    assert list(resp.data.tensor.values) == [2.0, 4.0], resp
+    rest = requests.post(server.url + "/predict", json={"data": {"tensor": {"shape": [1, 2], "values": [1, 2]}}},
+                         timeout=10).json()
+    assert rest["data"]["tensor"]["values"] == [2.0, 4.0], rest
+    fb = pb.Feedback(request=pb.SeldonMessage(strData="q"), reward=1.0)
+    assert server.seldon("Model").SendFeedback(fb, timeout=10).strData == "feedback:Feedback"
+    rest_fb = requests.post(server.url + "/send-feedback", json={"request": {"strData": "q"}, "reward": 1.0},
+                            timeout=10).json()
+    assert rest_fb["strData"] == "feedback:dict", rest_fb
