@@ -240,6 +240,12 @@ def render_context(spec: BuildSpec, outdir: Path, *, include_secrets: bool) -> R
             from .source.layout import drop_kserve_requirements  # issue 7: the runtime hosts kserve.Model
 
             drop_kserve_requirements(outdir / c.CTX_DEPS / spec.deps.requirements)
+        if spec.deps.requirements and not spec.install_lock:
+            from .source.layout import PROVIDED_BY_RUNTIME, drop_provided_requirements
+
+            # Seldon folders often list seldon-core; the runtime provides its user-facing API
+            drop_provided_requirements(outdir / c.CTX_DEPS / spec.deps.requirements, PROVIDED_BY_RUNTIME,
+                                       "a seldon_core shim; seldon-core 1.x pins protobuf<4")
     build_args: dict[str, str] = {}
     conda = conda_plan(spec)
     if conda is not None:  # environment.yml: solved here, installed by the conda build stage

@@ -253,6 +253,15 @@ def load_spec(options: BuildOptions) -> BuildSpec:
         raise SourceError(redact(count + " | ".join(errors)))
     assert deps is not None and builder is not None and model_entry is not None and model_file is not None
     warnings = list(deps.warnings) + warnings + ([size_warning] if size_warning else [])
+    if deps.requirements:
+        from .source.layout import provided_requirements
+
+        for line in provided_requirements(root / deps.requirements):
+            warnings.append(
+                f"{deps.requirements}: {line!r} is not installed: modelpack's runtime provides the "
+                "seldon_core API models use (seldon_core.user_model), and seldon-core 1.x pins protobuf<4, "
+                "which cannot be installed beside the runtime's gRPC; remove the line to silence this"
+            )
     install_lock = _lock_decision(root, deps, python, options, warnings)
     digest = source_digest(root, files)
     model_name = model_entry.value

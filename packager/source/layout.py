@@ -308,6 +308,38 @@ def drop_kserve_requirements(requirements: Path) -> list[str]:
     """Comment out `kserve` lines of the copied requirements file (the build context's, not the
     user's): every kserve release pins protobuf below what modelpack's gRPC stubs need, and the
     runtime provides the `kserve` names the script uses. Returns the lines commented out."""
+    return drop_provided_requirements(requirements, {"kserve"}, "kserve layout, docs/layouts.md")
+
+
+PROVIDED_BY_RUNTIME = {"seldon-core"}  # the runtime ships a seldon_core shim (user_model, flask_utils)
+
+
+def provided_requirements(requirements: Path) -> list[str]:
+    """The lines of a requirements file that name a package the runtime provides (seldon-core)."""
+    return _provided_lines(requirements, PROVIDED_BY_RUNTIME)
+
+
+def _provided_lines(requirements: Path, names: set[str]) -> list[str]:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    found: list[str] = []
+    if not requirements.is_file():
+        return found
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        text = line.split("#", 1)[0].strip()
+        try:
+            name = Requirement(text).name.lower().replace("_", "-") if text and not text.startswith("-") else ""
+        except InvalidRequirement:
+            name = ""
+        if name in names:
+            found.append(text)
+    return found
+
+
+def drop_provided_requirements(requirements: Path, names: set[str], why: str) -> list[str]:
+    """Comment out the lines naming `names` in the build context's copy of a requirements file
+    (never the user's): the runtime provides those packages, and their pins (protobuf<4 for
+    seldon-core 1.x, protobuf<7 for kserve) cannot be installed beside its gRPC stubs."""
     from packaging.requirements import InvalidRequirement, Requirement
 
     if not requirements.is_file():
@@ -320,9 +352,9 @@ def drop_kserve_requirements(requirements: Path) -> list[str]:
             name = Requirement(text).name.lower().replace("_", "-") if text and not text.startswith("-") else ""
         except InvalidRequirement:
             name = ""
-        if name == "kserve":
+        if name in names:
             dropped.append(text)
-            line = "# provided by modelpack's runtime (kserve layout, docs/layouts.md): " + line
+            line = f"# provided by modelpack's runtime ({why}): " + line
         out.append(line)
     requirements.write_text("".join(out), encoding="utf-8")
     return dropped

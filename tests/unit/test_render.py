@@ -81,3 +81,15 @@ def test_labels_and_user_labels(tmp_path: Path) -> None:
     ctx = render_context(spec, tmp_path / "ctx", include_secrets=False)
     assert ctx.labels["team"] == "a b" and ctx.labels["io.modelpack.builder"] == "mine"
     assert 'team="a b"' in (ctx.directory / "Dockerfile").read_text()
+
+
+def test_seldon_core_requirement_is_left_to_the_runtime_shim(tmp_path: Path) -> None:
+    # Seldon s2i folders often list seldon-core; its protobuf<4 pin cannot install beside the runtime
+    src = source(tmp_path / "src", **{"requirements.txt": "numpy\nseldon-core==1.18.2  # the wrapper\n"})
+    spec = load_spec(BuildOptions(src=src))
+    assert any("'seldon-core==1.18.2' is not installed" in w for w in spec.warnings), spec.warnings
+    render_context(spec, tmp_path / "ctx", include_secrets=False)
+    lines = (tmp_path / "ctx" / "deps" / "requirements.txt").read_text().splitlines()
+    assert lines[0] == "numpy"
+    assert lines[1].startswith("# provided by modelpack's runtime") and lines[1].endswith("seldon-core==1.18.2  # the wrapper")
+    assert (src / "requirements.txt").read_text().splitlines()[1] == "seldon-core==1.18.2  # the wrapper"  # user's file kept
