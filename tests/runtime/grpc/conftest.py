@@ -17,6 +17,8 @@ import requests
 
 from modelpack_runtime.grpc.gen import grpc_predict_v2_pb2_grpc, prediction_pb2_grpc
 
+from ..procs import terminate
+
 HERE = Path(__file__).parent
 MODELS = HERE / "models"
 REPO = HERE.parents[2]
@@ -101,15 +103,9 @@ class Server:
     def stop(self) -> int:
         for ch in self.channels:
             ch.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        code = terminate(self.proc)
         self.logfile.close()
-        return self.proc.returncode
+        return code
 
 
 @pytest.fixture

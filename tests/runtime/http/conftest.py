@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +11,8 @@ from typing import Iterator, Optional
 
 import pytest
 import requests
+
+from ..procs import terminate
 
 MODELS = Path(__file__).parent / "models"
 REPO = Path(__file__).resolve().parents[3]
@@ -62,15 +63,9 @@ class Server:
         raise AssertionError(f"server not up within {timeout}s:\n{self.output()}")
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        code = terminate(self.proc)
         self.logfile.close()
-        return self.proc.returncode
+        return code
 
 
 @pytest.fixture
