@@ -90,8 +90,8 @@ def main(argv: list[str]) -> int:
     finally:
         server.stop()
     requests = result["requests"]
-    report = [f"{spec.name} {case.name} at {args.connections} connections: {result['rps']:.0f} req/s,"
-              f" p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms",
+    report = [(f"{spec.name} {case.name} at {args.connections} connections: {result['rps']:.0f} req/s,"
+               f" p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms"),
               "CPU per request (utime+stime over the measured run / requests):"]
     report += [f"  pid {pid}{' (profiled)' if pid == busiest else ''}: {1e6 * s / requests:.1f} us"
                for pid, s in used.items()]
