@@ -1,9 +1,11 @@
-"""Write one run's results: serve.json (everything), serve.md (tables), serve.png (chart)."""
+"""Write one run's results: serve.json (everything), serve.md (summary and tables), serve.png (chart),
+serve-summary.md (the summary alone, in the form of the top-level README's benchmark section)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from . import summary
 from .cases import ALL_CASES, GRPC_CASES, REST_CASES
 from .targets import evaluate
 
@@ -74,7 +76,12 @@ def markdown(results: dict) -> str:
            f" {meta.get('rounds', 1)} round(s) of {meta['seconds']} s, after a {meta['warmup']} s warm-up;"
            f" load average before {meta['load_before'][0]:.2f}, after {meta.get('load_after', [0])[0]:.2f}"
            " (the machine is shared: compare ratios within this run only).")
-    lines = [f"Command: `{meta['command'].strip()}`  ", run, "", CASE_LEGEND]
+    lines = [f"Command: `{meta['command'].strip()}`  ", run, ""]
+    head = summary.table(servers)
+    if len(head) > 2:
+        lines += ["Summary at 8 connections, 1 worker (full tables below):", "", *head, "",
+                  *summary.prose(servers), ""]
+    lines.append(CASE_LEGEND)
     note = _loadgen_note(servers)
     if note:
         lines += ["", note]
@@ -201,9 +208,10 @@ def chart(results: dict, path: Path) -> bool:
 def write(results: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     results = dict(results, targets=[v.__dict__ for v in evaluate(results["servers"])])
-    paths = [out / "serve.json", out / "serve.md"]
+    paths = [out / "serve.json", out / "serve.md", out / "serve-summary.md"]
     paths[0].write_text(json.dumps(results, indent=2) + "\n")
     paths[1].write_text(markdown(results))
+    paths[2].write_text(summary.markdown(results))
     if chart(results, out / "serve.png"):
         paths.append(out / "serve.png")
     return paths
