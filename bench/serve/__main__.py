@@ -7,6 +7,7 @@ import fnmatch
 import os
 import platform
 import shlex
+import shutil
 import signal
 import sys
 import time
@@ -52,6 +53,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if not args.cases:
         p.error(f"--cases {','.join(patterns)}: matches no case;"
                 f" cases are {', '.join(c.name for c in ALL_CASES)}")
+    for tool, package, kind in (("wrk", "wrk", "REST"), ("h2load", "nghttp2-client", "gRPC")):
+        if any(c.grpc == (kind == "gRPC") for c in args.cases) and shutil.which(tool) is None:
+            p.error(f"{tool} not found on PATH: it loads the {kind} cases; install Debian's {package} package"
+                    f" (bench/run-serve does that), or leave those cases out with --cases")
     if args.quick:
         args.seconds, args.warmup, args.connections, args.rounds = 1, 0, "8", 1
     try:

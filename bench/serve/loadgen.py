@@ -41,7 +41,10 @@ def _children_cpu() -> float:
 def _timed(argv: list[str], timeout: float) -> tuple[subprocess.CompletedProcess, float]:
     """Run `argv`; return its result and the CPU seconds it used (all its threads)."""
     before = _children_cpu()
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise RuntimeError(f"{argv[0]} not found on PATH (bench/run-serve installs it)") from None
     return out, _children_cpu() - before
 
 

@@ -59,7 +59,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "results" / "profiles")
     args = p.parse_args(argv)
-    spec, case = SPECS[args.server], parse_case(args.case)
+    try:
+        spec, case = SPECS[args.server], parse_case(args.case)
+    except ValueError as exc:
+        p.error(str(exc))
+    if case not in spec.cases:
+        p.error(f"{spec.name} does not serve {case.name}; it serves {', '.join(c.name for c in spec.cases)}")
     pyspy = venvs.ensure(PYSPY, print).bin("py-spy")
     bindir = bench_bindir() if spec.venv is None else str(venvs.ensure(spec.venv(), print).path / "bin")
     work = args.out / f"{spec.name}-{case.protocol}-{case.size}"
