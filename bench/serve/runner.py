@@ -158,6 +158,10 @@ def _median_run(runs: list[dict]) -> dict:
             out[key] = round(statistics.median(values), 3)
     out["requests"] = sum(r["requests"] for r in runs)
     out["error_total"] = sum(r["error_total"] for r in runs)
+    out["errors"] = {k: sum(r["errors"].get(k, 0) for r in runs) for k in runs[0]["errors"]}
+    failed_check = next((r["check_after"] for r in runs if r.get("check_after")), None)
+    if failed_check:
+        out["check_after"] = failed_check
     out["rounds"] = [{k: r[k] for k in ("rps", "p50_ms", "p99_ms", "error_total")} for r in runs]
     return out
 

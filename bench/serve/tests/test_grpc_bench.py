@@ -289,3 +289,19 @@ def test_summary_has_the_command_grpc_rows_and_the_missed_targets() -> None:
     ]
     assert "Not met (gRPC targets, modelpack's own extension):\n\n- grpc-v2-raw/large: >= 5x best peer's" in text
     assert "Not met (issue targets):" not in text     # every issue target measured here is met
+
+
+def test_median_run_sums_errors_of_every_round() -> None:
+    from serve.runner import _median_run
+
+    def run(rps: float, short: int, check: str = "") -> dict:
+        errors = {"failed": 0, "short_responses": short, "check_after": int(bool(check))}
+        r = {"rps": rps, "p50_ms": 1.0, "p90_ms": 2.0, "p99_ms": 3.0, "max_ms": 4.0, "requests": 10,
+             "errors": errors, "error_total": sum(errors.values()), "loadgen_cpu_share": 0.1}
+        return dict(r, check_after=check) if check else r
+
+    out = _median_run([run(100, 0), run(300, 2, "UNAVAILABLE: gone"), run(200, 1)])
+    assert out["rps"] == 200 and out["requests"] == 30 and out["error_total"] == 4
+    assert out["errors"] == {"failed": 0, "short_responses": 3, "check_after": 1}
+    assert out["check_after"] == "UNAVAILABLE: gone"
+    assert [r["rps"] for r in out["rounds"]] == [100, 300, 200]
