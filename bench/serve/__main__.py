@@ -3,9 +3,11 @@ bench/results/serve.{json,md,png}."""
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import platform
 import shlex
+import shutil
 import signal
 import sys
 import time
@@ -13,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import loadgen, report
+from .cases import ALL_CASES
 from .runner import Plan, measure, start_server, stop_all
 from .servers import SPECS
 
@@ -29,6 +32,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="smoke test: 1 s runs, no warm-up, 8 connections only; writes to results/partial/")
     p.add_argument("--only", action="append", default=[], metavar="NAME",
                    help=f"run only these servers (repeat or comma-separate): {', '.join(SPECS)}")
+    p.add_argument("--cases", default="*", metavar="PATTERN[,PATTERN]",
+                   help="run only the cases matching these globs, e.g. 'grpc-*' or 'v2/small,v2-binary/*'"
+                        f" (cases: {', '.join(c.name for c in ALL_CASES)})")
     p.add_argument("--seconds", type=int, default=4, help="length of each measured wrk run (default 4)")
     p.add_argument("--warmup", type=int, default=2, help="warm-up run per case, 8 connections (default 2)")
     p.add_argument("--connections", default="1,8,64", help="comma-separated (default 1,8,64)")
@@ -42,6 +48,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if unknown:
         p.error(f"--only {','.join(unknown)}: unknown server; choose from {', '.join(SPECS)}")
     args.only = only or list(SPECS)
+    patterns = [c.strip() for c in args.cases.split(",") if c.strip()]
+    args.cases = tuple(c for c in ALL_CASES if any(fnmatch.fnmatchcase(c.name, pat) for pat in patterns))
+    if not args.cases:
+        p.error(f"--cases {','.join(patterns)}: matches no case;"
+                f" cases are {', '.join(c.name for c in ALL_CASES)}")
+    for tool, package, kind in (("wrk", "wrk", "REST"), ("h2load", "nghttp2-client", "gRPC")):
+        if any(c.grpc == (kind == "gRPC") for c in args.cases) and shutil.which(tool) is None:
+            p.error(f"{tool} not found on PATH: it loads the {kind} cases; install Debian's {package} package"
+                    f" (bench/run-serve does that), or leave those cases out with --cases")
     if args.quick:
         args.seconds, args.warmup, args.connections, args.rounds = 1, 0, "8", 1
     try:
@@ -49,7 +64,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     except ValueError:
         p.error(f"--connections {args.connections!r}: expected comma-separated integers, e.g. 1,8,64")
     if args.out is None:
-        partial = args.quick or len(args.only) < len(SPECS)
+        partial = args.quick or len(args.only) < len(SPECS) or len(args.cases) < len(ALL_CASES)
         args.out = BENCH / "results" / ("partial" if partial else "")
     return args
 
@@ -57,11 +72,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    plan = Plan(args.connections, args.seconds, args.warmup, BENCH / "results" / "raw" / stamp, args.rounds)
+    plan = Plan(args.connections, args.seconds, args.warmup, BENCH / "results" / "raw" / stamp, args.rounds,
+                args.cases)
     meta = {
-        "command": "bench/run-serve " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
+        "command": " ".join(["bench/run-serve", *(shlex.quote(a) for a in (argv or sys.argv[1:]))]),
         "started_utc": stamp, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
-        "load_before": os.getloadavg(), "wrk": loadgen.wrk_version(),
+        "load_before": os.getloadavg(), "wrk": loadgen.wrk_version(), "h2load": loadgen.h2load_version(),
+        "cases": [c.name for c in args.cases],
         "seconds": plan.seconds, "warmup": plan.warmup, "connections": list(plan.connections),
         "rounds": plan.rounds,
     }

@@ -1,5 +1,6 @@
-"""Benchmark cases: one request body per (protocol, size), its expected answer, and the wrk Lua
-script that replays it. Every server answers the same numbers: the row sums of the input."""
+"""Benchmark cases: one request body per (protocol, size), its expected answer, and what the load
+generator replays (a wrk Lua script for REST, a gRPC frame file for h2load). Every server answers the
+same numbers: the row sums of the input."""
 from __future__ import annotations
 
 import json
@@ -8,13 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
+from . import grpccases
+
+MODEL_NAME = "rowsum"
 SIZES = {"small": (1, 10), "large": (1000, 100)}
-PROTOCOLS = ("seldon", "v1", "v2", "v2-binary")
+REST_PROTOCOLS = ("seldon", "v1", "v2", "v2-binary")
+GRPC_PROTOCOLS = tuple(grpccases.METHODS)       # grpc-seldon, grpc-v2, grpc-v2-raw
+PROTOCOLS = REST_PROTOCOLS + GRPC_PROTOCOLS
 
 
 @dataclass(frozen=True)
 class Case:
-    """One request shape: `protocol` is seldon | v1 | v2 | v2-binary; `size` is small | large."""
+    """One request shape: `protocol` is one of PROTOCOLS; `size` is small | large."""
 
     protocol: str
     size: str
@@ -23,7 +29,14 @@ class Case:
     def name(self) -> str:
         return f"{self.protocol}/{self.size}"
 
+    @property
+    def grpc(self) -> bool:
+        return self.protocol in GRPC_PROTOCOLS
+
     def path(self, model: str) -> str:
+        """The URL path (REST) or the gRPC method path (/package.Service/Method)."""
+        if self.grpc:
+            return grpccases.METHODS[self.protocol]
         if self.protocol == "seldon":
             return "/api/v1.0/predictions"
         if self.protocol == "v1":
@@ -32,6 +45,8 @@ class Case:
 
 
 ALL_CASES = tuple(Case(p, s) for s in SIZES for p in PROTOCOLS)
+REST_CASES = tuple(c for c in ALL_CASES if not c.grpc)
+GRPC_CASES = tuple(c for c in ALL_CASES if c.grpc)
 
 
 def parse_case(name: str) -> Case:
@@ -52,9 +67,17 @@ def expected(size: str) -> np.ndarray:
     return matrix(size).astype(np.float64).sum(axis=1)
 
 
-def body(case: Case) -> tuple[bytes, dict[str, str]]:
-    """The request body and its headers."""
+def grpc_message(case: Case, model: str) -> bytes:
+    """The serialized gRPC request message of a gRPC case (what a grpcio client sends)."""
+    return grpccases.request_message(case.protocol, matrix(case.size), model).SerializeToString()
+
+
+def body(case: Case, model: str = MODEL_NAME) -> tuple[bytes, dict[str, str]]:
+    """The request body and its headers; for a gRPC case the framed message as it goes on the wire
+    (HTTP/2 DATA) and the gRPC request headers."""
     x = matrix(case.size)
+    if case.grpc:
+        return grpccases.frame(grpc_message(case, model)), dict(grpccases.HEADERS)
     if case.protocol == "seldon":
         doc: dict = {"data": {"ndarray": x.tolist()}}
     elif case.protocol == "v1":
@@ -85,8 +108,12 @@ def answer_values(case: Case, response: dict) -> np.ndarray:
 
 
 def check_answer(case: Case, response: dict) -> None:
-    """Raise AssertionError unless the answer holds the row sums of the input."""
-    got = answer_values(case, response)
+    """Raise AssertionError unless the JSON answer holds the row sums of the input."""
+    check_values(case, answer_values(case, response))
+
+
+def check_values(case: Case, got: np.ndarray) -> None:
+    """Raise AssertionError unless `got` are the row sums of the input (to 1e-4)."""
     want = expected(case.size)
     if got.shape != want.shape or not np.allclose(got, want, rtol=1e-4, atol=1e-4):
         raise AssertionError(f"{case.name}: wrong answer: got {got[:5]}... (shape {got.shape}),"
@@ -114,12 +141,15 @@ end
 
 
 def write_script(case: Case, model: str, folder: Path) -> Path:
-    """Write the body file and the wrk Lua script for `case`; return the script's path."""
+    """Write what the load generator replays for `case` and return its path: the wrk Lua script
+    (beside its body file) for REST, the framed request (h2load -d) for gRPC."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{case.protocol}-{case.size}-{model}"
-    data, headers = body(case)
+    data, headers = body(case, model)
     body_path = folder / f"{stem}.body"
     body_path.write_bytes(data)
+    if case.grpc:
+        return body_path
     header_lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
     script = folder / f"{stem}.lua"
     script.write_text(_LUA.format(path=case.path(model), body=body_path, headers=header_lines))

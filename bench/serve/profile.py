@@ -1,7 +1,7 @@
 """Profile one server under load: `python -m serve.profile SERVER CASE [--seconds N]` (run through
 bench/run-serve's venv: `bench/run-serve --profile SERVER CASE`).
 
-Starts SERVER, loads CASE with wrk at 8 connections, and meanwhile
+Starts SERVER, loads CASE at 8 connections (wrk for REST, h2load for gRPC cases), and meanwhile
 - samples the busiest server process with py-spy (installed in its own cached venv) into a
   collapsed-stack file and prints the top functions, self and inclusive;
 - reads the CPU time (utime + stime from /proc) each server process used, to report CPU
@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import loadgen, procs, venvs
+from . import grpccases, loadgen, procs, venvs
 from .cases import parse_case, write_script
 from .runner import _env
 from .servers import MODEL_NAME, SPECS, Ports, bench_bindir
@@ -54,12 +54,17 @@ def summarize(collapsed: Path, top: int = 25) -> str:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="bench/run-serve --profile")
     p.add_argument("server", choices=list(SPECS))
-    p.add_argument("case", help="e.g. seldon/small, v2-binary/large")
+    p.add_argument("case", help="e.g. seldon/small, v2-binary/large, grpc-seldon/small")
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "results" / "profiles")
     args = p.parse_args(argv)
-    spec, case = SPECS[args.server], parse_case(args.case)
+    try:
+        spec, case = SPECS[args.server], parse_case(args.case)
+    except ValueError as exc:
+        p.error(str(exc))
+    if case not in spec.cases:
+        p.error(f"{spec.name} does not serve {case.name}; it serves {', '.join(c.name for c in spec.cases)}")
     pyspy = venvs.ensure(PYSPY, print).bin("py-spy")
     bindir = bench_bindir() if spec.venv is None else str(venvs.ensure(spec.venv(), print).path / "bin")
     work = args.out / f"{spec.name}-{case.protocol}-{case.size}"
@@ -71,13 +76,23 @@ def main(argv: list[str]) -> int:
     try:
         server.wait_ready(base + spec.ready_path)
         script = write_script(case, MODEL_NAME, work)
-        url = base + case.path(MODEL_NAME)
-        loadgen.run(script, url, args.connections, 2)                      # warm-up
+        if case.grpc:
+            target = f"127.0.0.1:{ports.grpc}"
+            grpccases.wait_ready(target, 60)
+            url = f"http://{target}{case.path(MODEL_NAME)}"
+
+            def run(seconds: int) -> dict:
+                return loadgen.run_grpc(script, url, args.connections, seconds, work / "h2load.log")
+        else:
+            url = base + case.path(MODEL_NAME)
+
+            def run(seconds: int) -> dict:
+                return loadgen.run(script, url, args.connections, seconds)
+        run(2)                                                              # warm-up
         tree = procs.process_tree(server.proc.pid)
         before = {pid: cpu_seconds(pid) for pid in tree}
         result: dict = {}
-        load = threading.Thread(target=lambda: result.update(
-            loadgen.run(script, url, args.connections, args.seconds)))
+        load = threading.Thread(target=lambda: result.update(run(args.seconds)))
         load.start()
         time.sleep(1.0)
         busiest = max(tree, key=lambda pid: cpu_seconds(pid) - before[pid])
@@ -90,8 +105,8 @@ def main(argv: list[str]) -> int:
     finally:
         server.stop()
     requests = result["requests"]
-    report = [f"{spec.name} {case.name} at {args.connections} connections: {result['rps']:.0f} req/s,"
-              f" p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms",
+    report = [(f"{spec.name} {case.name} at {args.connections} connections: {result['rps']:.0f} req/s,"
+               f" p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms"),
               "CPU per request (utime+stime over the measured run / requests):"]
     report += [f"  pid {pid}{' (profiled)' if pid == busiest else ''}: {1e6 * s / requests:.1f} us"
                for pid, s in used.items()]

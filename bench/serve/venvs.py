@@ -84,7 +84,7 @@ def ensure(venv: Venv, log) -> Venv:
     venv.path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([venv.python, "-m", "venv", str(venv.path)], check=True)
     result = subprocess.run([venv.bin("pip"), "install", "--disable-pip-version-check", "-q",
-                             *venv.requirements], capture_output=True, text=True)
+                             *venv.requirements], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         tail = "\n".join(result.stderr.splitlines()[-15:])
         raise RuntimeError(f"pip install {' '.join(venv.requirements)} failed in {venv.path}:\n{tail}")
@@ -94,7 +94,7 @@ def ensure(venv: Venv, log) -> Venv:
 
 def installed_version(python: str, package: str) -> str:
     code = f"import importlib.metadata as m, sys; print(m.version({package!r}), '%d.%d.%d' % sys.version_info[:3])"
-    out = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         return "unknown"
     version, python_version = out.stdout.split()

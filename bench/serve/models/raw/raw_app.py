@@ -4,8 +4,12 @@
 It answers the same routes as modelpack with the least parsing each protocol needs, so every
 benchmark case has a ceiling measured on the same machine in the same run. It does no validation,
 no metrics and no error mapping: that is the point of a baseline, not a server to copy.
+
+With RAW_GRPC_PORT set it also starts the gRPC baseline (raw_grpc.py) in this process.
 """
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import orjson
@@ -43,11 +47,20 @@ def _v2(body: bytes, header_length: bytes | None) -> dict:
 
 async def app(scope, receive, send) -> None:
     if scope["type"] == "lifespan":
+        grpc_server = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                port = os.environ.get("RAW_GRPC_PORT")
+                if port:
+                    # the gRPC baseline in this same process, as modelpack serves both from one worker
+                    import raw_grpc
+
+                    grpc_server = raw_grpc.serve(int(port))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if grpc_server is not None:
+                    grpc_server.stop(5).wait()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     path = scope["path"]
