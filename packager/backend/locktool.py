@@ -41,13 +41,13 @@ def _image_platform(attrs: dict) -> str:
     return f"{text}/{variant}" if variant and arch != "arm64" else text
 
 
-def _inspect_or_pull(api: docker.APIClient, name: str) -> dict:
+def _inspect_or_pull(api: docker.APIClient, name: str, platform: str) -> dict:
     try:
         return api.inspect_image(name)
     except docker.errors.ImageNotFound:
         pass
     try:
-        api.pull(name)  # as `docker build` would for a FROM it does not have
+        api.pull(name, platform=platform)  # as `docker build` would for a FROM it does not have
         return api.inspect_image(name)
     except docker.errors.APIError as exc:
         detail = " ".join(str(exc.explanation or exc).split())[:240]
@@ -63,7 +63,7 @@ def image_python(name: str, platform: str) -> ImagePython:
     api = connect()
     try:
         with mapped_errors("lock"):
-            attrs = _inspect_or_pull(api, name)
+            attrs = _inspect_or_pull(api, name, platform)
             image_id = str(attrs["Id"])
             found = _image_platform(attrs)
             if found.split("/")[:2] != platform.split("/")[:2]:

@@ -46,9 +46,13 @@ def tool_tag(info: ImagePython, versions: dict[str, str]) -> str:
 
 
 def tool_dockerfile(base_image: str, flavour: Flavour, runtime_env: tuple[tuple[str, str], ...],
-                    index_args: tuple[str, ...], versions: dict[str, str]) -> str:
+                    index_args: tuple[str, ...], versions: dict[str, str],
+                    labels: dict[str, str] | None = None) -> str:
     """Two stages: pip-tools is installed where the index settings are (stage `tool`); the image
-    is the base image plus that virtualenv."""
+    is the base image plus that virtualenv, and its labels (one LABEL line: the legacy builder
+    would run a container for each label it has to add itself)."""
+    from ..render import docker_quote
+
     env = "".join(f"{name}={expr} " for name, expr in runtime_env)
     lines = [f"# modelpack lock tool: pip-tools {versions['pip-tools']} and pip {versions['pip']} on {base_image}",
              f"FROM {base_image} AS tool"]
@@ -66,6 +70,8 @@ def tool_dockerfile(base_image: str, flavour: Flavour, runtime_env: tuple[tuple[
               f"pip-tools=={versions['pip-tools']}"),
               f"FROM {base_image}",
               f"COPY --from=tool {TOOL_HOME} {TOOL_HOME}"]
+    if labels:
+        lines.append("LABEL " + " ".join(f"{key}={docker_quote(value)}" for key, value in sorted(labels.items())))
     return "\n".join(lines) + "\n"
 
 
@@ -86,19 +92,19 @@ def ensure_tool_image(spec, target: LockTarget, info: ImagePython, backend: Back
     ca_target = "/tmp/modelpack/ca.crt" if spec.ca_cert else None
     flavour = Flavour(backend, "pip", secrets_file=bool(secrets), ca_file=ca_target)
     runtime_env = tuple((k, v) for k, v in layout.runtime_pip_env if k != "PIP_CERT" or ca_target)
+    labels = {"io.modelpack.lock-tool.base-image": target.base_image,
+              "io.modelpack.lock-tool.base-id": info.image_id,
+              "io.modelpack.lock-tool.pip-tools": versions["pip-tools"],
+              "io.modelpack.lock-tool.pip": versions["pip"]}
     with tempfile.TemporaryDirectory(prefix="modelpack-locktool-") as tmp:
         folder = Path(tmp)
-        text = tool_dockerfile(target.base_image, flavour, runtime_env, layout.index_args, versions)
+        text = tool_dockerfile(target.base_image, flavour, runtime_env, layout.index_args, versions, labels)
         (folder / "Dockerfile").write_text(text, encoding="utf-8")
         files = 1
         if spec.ca_cert is not None:
             (folder / c.CTX_CA_FILE).parent.mkdir(parents=True)
             shutil.copyfile(spec.ca_cert, folder / c.CTX_CA_FILE)
             files += 1
-        labels = {"io.modelpack.lock-tool.base-image": target.base_image,
-                  "io.modelpack.lock-tool.base-id": info.image_id,
-                  "io.modelpack.lock-tool.pip-tools": versions["pip-tools"],
-                  "io.modelpack.lock-tool.pip": versions["pip"]}
         size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
         ctx = RenderedContext(folder, "Dockerfile", {}, secrets, labels, files, size)
         if backend == "buildkit":

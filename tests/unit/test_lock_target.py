@@ -89,9 +89,12 @@ def test_build_prefers_what_running_the_image_said(tmp_path: Path) -> None:
 def test_tool_dockerfile_keeps_index_settings_in_the_first_stage(backend: str) -> None:
     flavour = Flavour(backend, "pip", secrets_file=True, ca_file="/tmp/modelpack/ca.crt")
     env = (("PIP_CERT", "/tmp/modelpack/ca.crt"), ("PIP_EXTRA_INDEX_URL", '"$EXTRA_INDEX_URL"'))
-    text = tool_dockerfile("debian:trixie", flavour, env, ("EXTRA_INDEX_URL",), {"pip-tools": "7.7.0", "pip": "26.3"})
+    text = tool_dockerfile("debian:trixie", flavour, env, ("EXTRA_INDEX_URL",), {"pip-tools": "7.7.0", "pip": "26.3"},
+                           {"io.modelpack.lock-tool.pip": "26.3"})
     tool, final = text.split("FROM debian:trixie\n")
-    assert final == f"COPY --from=tool {TOOL_HOME} {TOOL_HOME}\n"  # no ARG, no CA, no RUN in the image's stage
+    # no ARG, no CA, no RUN in the image's stage
+    assert final == f'COPY --from=tool {TOOL_HOME} {TOOL_HOME}\nLABEL io.modelpack.lock-tool.pip="26.3"\n'
+
     assert "pip==26.3 pip-tools==7.7.0" in tool and 'PIP_EXTRA_INDEX_URL="$EXTRA_INDEX_URL"' in tool
     if backend == "engine":
         assert "ARG EXTRA_INDEX_URL" in tool and "COPY modelpack/ca.crt /tmp/modelpack/ca.crt" in tool
