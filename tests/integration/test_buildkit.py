@@ -233,3 +233,41 @@ def test_plain_log_failure_names_step_and_pip_error() -> None:
     assert "step [deps 4/6 RUN pip install -r requirements.txt]" in str(error)
     assert "'nopkg==1'" in str(error) and "\n" not in str(error) and "sha256" not in str(error)
     assert log.cached == 0  # [internal] vertices are not Dockerfile steps
+
+
+def fake_buildx_cli(folder: Path, current: str, default: str) -> Path:
+    """A `docker` whose buildx plugin's current builder uses the `current` driver and whose builder
+    `default` uses the `default` driver."""
+    path = folder / "docker"
+    path.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = buildx ] || exit 1\n'
+        'case "$2 $3" in\n'
+        '  "version ") echo "github.com/docker/buildx 0.99.0 abc"; exit 0;;\n'
+        f'  "inspect ") printf "Name:   mybuilder\\nDriver: {current}\\n"; exit 0;;\n'
+        f'  "inspect default") printf "Name:   default\\nDriver: {default}\\n"; exit 0;;\n'
+        "esac\nexit 1\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+@pytest.mark.parametrize("current, default, argv_tail", [
+    ("docker", "docker", ["buildx", "build", "--load"]),
+    ("docker-container", "docker", ["buildx", "build", "--load", "--builder", "default"]),
+    ("docker-container", "kubernetes", None),
+])
+def test_buildx_is_used_only_with_a_docker_driver_builder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          current: str, default: str, argv_tail) -> None:
+    from packager.backend.buildkit import find_cli
+
+    cli_path = fake_buildx_cli(tmp_path, current, default)
+    monkeypatch.setenv("MODELPACK_DOCKER_CLI", str(cli_path))
+    monkeypatch.setenv("MODELPACK_BUILDKIT_CLIENT", "buildx")
+    cli, reason = find_cli()
+    if argv_tail is None:
+        assert cli is None
+        assert reason == (f"MODELPACK_BUILDKIT_CLIENT=buildx: {cli_path} buildx: the builder mybuilder uses the "
+                          "docker-container driver and no docker-driver builder exists (`docker buildx use default`)")
+    else:
+        assert cli is not None and cli.argv == [str(cli_path), *argv_tail], cli
+        assert cli.describe().startswith(f"docker buildx 0.99.0 via {cli_path}, docker driver")
