@@ -20,13 +20,17 @@ import shutil
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
-from typing import Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from .. import constants as c
 from ..errors import BuildFailed, LockError
 from ..flavour import Flavour
 from .imagecache import ImagePython
 from .target import LockTarget
+
+if TYPE_CHECKING:
+    from ..backend.locktool import Compiled
+    from ..spec import BuildSpec
 
 TOOL_HOME = "/opt/modelpack-lock"  # the tool image's virtualenv
 TOOL_REPO_ENV = "MODELPACK_LOCK_TOOL_IMAGE"
@@ -75,7 +79,8 @@ def tool_dockerfile(base_image: str, flavour: Flavour, runtime_env: tuple[tuple[
     return "\n".join(lines) + "\n"
 
 
-def ensure_tool_image(spec, target: LockTarget, info: ImagePython, backend: Backend, progress) -> str:
+def ensure_tool_image(spec: BuildSpec, target: LockTarget, info: ImagePython, backend: Backend,
+                      progress: Any) -> str:
     """The tag of a lock-tool image for `info` (the base image), built when missing with
     `backend` (engine | buildkit, or a function that picks one: asked only when building)."""
     from ..backend.locktool import has_image
@@ -121,8 +126,8 @@ def ensure_tool_image(spec, target: LockTarget, info: ImagePython, backend: Back
     return tag
 
 
-def compile_in_container(spec, target: LockTarget, work: Path, compile_args: list[str], env: dict[str, str],
-                         output: str, backend: Backend, progress):
+def compile_in_container(spec: BuildSpec, target: LockTarget, work: Path, compile_args: list[str],
+                         env: dict[str, str], output: str, backend: Backend, progress: Any) -> Compiled:
     """Run pip-compile with `compile_args` in a container of the lock-tool image on a copy of
     `work`; `env` is pip's environment (index settings, tokens) with PIP_CERT unset: the CA bundle
     is copied in and PIP_CERT pointed at it here. Returns packager.backend.locktool.Compiled."""

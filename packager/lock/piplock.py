@@ -20,7 +20,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import constants as c
 from ..errors import LockError
@@ -75,7 +75,7 @@ def _failure(stderr: str) -> str:
     return redact(" ".join((picked or lines)[-3:]) or "no output")
 
 
-def lock_pip(spec: BuildSpec, platform: str, *, backend: Backend = "engine", progress=None) -> LockResult:
+def lock_pip(spec: BuildSpec, platform: str, *, backend: Backend = "engine", progress: Any = None) -> LockResult:
     """Write SRC/requirements.lock for `spec` (loaded with the lock's options). Raises LockError.
     `backend` builds the lock-tool image when pip-compile has to run in a container."""
     from ..render import _write_deps, plan_layout  # the exact files the image's pip step reads
@@ -146,5 +146,5 @@ def lock_pip(spec: BuildSpec, platform: str, *, backend: Backend = "engine", pro
 class _Silent:
     """A progress sink for library callers that pass none."""
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return lambda *args, **kwargs: None
