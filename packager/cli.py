@@ -326,13 +326,21 @@ def lock(
     platform: Optional[str] = typer.Option(
         None, "--platform", help="the image's platform (default: this machine's, e.g. linux/amd64)"
     ),
+    backend: str = typer.Option(
+        "auto", "--backend", envvar="MODELPACK_BACKEND",
+        help="engine | buildkit | auto: builds the lock-tool image when pip-compile runs in a container",
+    ),
 ) -> None:
     """Pin every pip dependency of SRC for the image's Python and platform into SRC/requirements.lock
-    (pip-compile --generate-hashes); `modelpack build` then installs from it."""
+    (pip-compile --generate-hashes); `modelpack build` then installs from it. pip-compile runs on this
+    machine when its Python is the image's, else in a container of the base image."""
+    from .backend.progress import Progress
     from .lock.piplock import lock_pip
     from .lock.state import default_platform
     from .spec import load_spec
 
+    if backend not in ("engine", "buildkit", "auto"):
+        raise UsageError(f'--backend "{backend}": expected engine, buildkit or auto')
     options = _options(
         src, (), env, env_file, context_dir, builder, python, base_image, wheels, ca_cert, None, False,
         platform=platform,
@@ -344,10 +352,22 @@ def lock(
         path, count = lock_conda(spec, default_platform(platform))
         typer.echo(f"wrote {path} ({count} conda packages with sha256, {default_platform(platform)})")
         return
-    result = lock_pip(spec, default_platform(platform))
+    progress = Progress("auto")
+
+    def chosen_backend() -> str:  # asked only when the lock-tool image has to be built
+        if backend == "engine":
+            return "engine"
+        from .backend.buildkit import select_backend
+
+        name, line = select_backend(backend)
+        progress.phase("lock", line)
+        return name
+
+    result = lock_pip(spec, default_platform(platform), backend=chosen_backend, progress=progress)
+    where = "on this machine" if result.on_host else f"in a container of {spec.base_image}"
     typer.echo(
         f"wrote {result.path} ({result.pins} pinned packages with hashes, python {result.inputs.python}, "
-        f"{result.inputs.platform})"
+        f"{result.inputs.platform}, resolved {where})"
     )
 
 

@@ -317,7 +317,8 @@ def _lock_decision(root: Path, deps: Dependencies, python: str, options: BuildOp
     and the warning says so: never a silent change of what gets installed."""
     from .lock.state import default_platform, lock_state
 
-    state = lock_state(root, deps, python, default_platform(options.platform))
+    state = lock_state(root, deps, python, default_platform(options.platform), base_image=options.base_image,
+                       python_given=options.python is not None)  # a custom base image: its own Python
     name = state.file  # requirements.lock, or conda-lock.yml for environment.yml
     if state.status == "current":
         return name

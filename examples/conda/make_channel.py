@@ -66,11 +66,16 @@ def make_channel(channel: Path, demo_version: str = "1.0") -> Path:
     make_package(channel, "mp-conda-demo", demo_version, "0",
                  {"lib/python3.11/site-packages/mp_conda_demo/__init__.py": "ANSWER = 42\n"},
                  depends=("python 3.11.*",))
+    index(channel)
+    return channel
+
+
+def index(channel: Path) -> None:
+    """(Re)write the channel's repodata.json with py-rattler's indexer."""
     (channel / "noarch").mkdir(exist_ok=True)
     import rattler.index
 
     asyncio.run(rattler.index.index_fs(channel, write_zst=False, write_shards=False, force=True))
-    return channel
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
-"""The BuildKit backend: ``docker build`` with BuildKit (or ``docker buildx build --load``).
+"""The BuildKit backend: ``docker buildx build`` where buildx is installed, else ``docker build``
+with ``DOCKER_BUILDKIT=1``.
 
 The Engine API's build endpoint in the daemons we support (20.10) speaks the legacy builder
-only, so BuildKit is reached through the docker CLI: Debian's docker.io CLI with
-``DOCKER_BUILDKIT=1``, or ``docker buildx`` where it is installed. No ``# syntax=`` line is
+only, so BuildKit is reached through the docker CLI: ``docker buildx`` with a builder of the
+``docker`` driver (the daemon's own BuildKit builds, the image lands in the daemon), or a client
+with its own BuildKit client such as Debian's docker.io 20.10 with ``DOCKER_BUILDKIT=1``.
+``MODELPACK_BUILDKIT_CLIENT=buildx|docker-build`` picks one explicitly. No ``# syntax=`` line is
 written: the daemon's built-in Dockerfile frontend already has ``RUN --mount`` and no registry
 is needed to fetch a frontend.
 
@@ -13,6 +16,7 @@ failing step and pip's / uv's own error lines (exit 5), like the engine backend 
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -41,6 +45,8 @@ if TYPE_CHECKING:
     from packager.render import RenderedContext
 
 CLI_ENV = "MODELPACK_DOCKER_CLI"  # a docker CLI to use instead of the search below
+CLIENT_ENV = "MODELPACK_BUILDKIT_CLIENT"  # auto | buildx | docker-build: which BuildKit path
+CLIENTS = ("auto", "buildx", "docker-build")
 DEBIAN_CLI = "/usr/bin/docker"
 MIN_API = (1, 39)  # Docker 18.09: BuildKit with RUN --mount and --secret
 
@@ -54,21 +60,39 @@ _SOURCE_SECRETS = f"set -a && . /run/secrets/{SECRET_ENV_ID} && set +a && "
 _DIGEST_LINE = re.compile(r"^sha256:[0-9a-f]{64}\s*$")
 _PULL_DENIED = re.compile(r"(pull access denied|manifest unknown|not found|repository does not exist|"
                           r"failed to resolve source metadata)", re.IGNORECASE)
+_INSPECT_FIELD = re.compile(r"^(?P<key>Name|Driver):\s*(?P<value>\S+)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class BuildkitCli:
-    """A docker CLI that builds with BuildKit: ``argv`` starts the build command."""
+    """A docker CLI that builds with BuildKit: ``argv`` starts the build command.
+
+    Two paths: ``docker buildx build`` (the buildx plugin, with a builder of the ``docker``
+    driver, so the BuildKit inside the daemon builds and the image lands in the daemon as with
+    ``docker build``), or ``DOCKER_BUILDKIT=1 docker build`` of a client that still has its own
+    BuildKit client (Debian's docker.io 20.10; clients from 23.0 on hand ``docker build`` to buildx).
+    """
 
     path: str
     buildx: bool
+    version: str = ""  # buildx's version
+    builder: str | None = None  # --builder NAME: the current builder is not a docker-driver one
+    note: str = ""  # why this path, for the `backend:` line
 
     @property
     def argv(self) -> list[str]:
-        return [self.path, "buildx", "build", "--load"] if self.buildx else [self.path, "build"]
+        if not self.buildx:
+            return [self.path, "build"]
+        # --load: the image goes into the daemon's image store (what the docker driver does anyway)
+        return [self.path, "buildx", "build", "--load", *(["--builder", self.builder] if self.builder else [])]
 
     def describe(self) -> str:
-        return f"{self.path} buildx" if self.buildx else f"{self.path} with DOCKER_BUILDKIT=1"
+        if self.buildx:
+            builder = f", builder {self.builder}" if self.builder else ""
+            text = f"docker buildx {self.version} via {self.path}, docker driver{builder}"
+        else:
+            text = f"{self.path} build with DOCKER_BUILDKIT=1"
+        return f"{text}; {self.note}" if self.note else text
 
 
 def _runs(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str] | None:
@@ -87,24 +111,88 @@ def _candidates() -> list[str]:
     return list(dict.fromkeys(os.path.realpath(p) for p in found if os.path.isfile(p)))
 
 
+def _requested_client() -> str:
+    client = os.environ.get(CLIENT_ENV, "").strip() or "auto"
+    if client not in CLIENTS:
+        raise UsageError(f'{CLIENT_ENV}="{client}": expected auto, buildx or docker-build',
+                         hint="unset it to let modelpack pick (buildx where installed)")
+    return client
+
+
+def _buildx_builder(path: str) -> tuple[str | None, str]:
+    """("" or a --builder name, "") when ``path buildx`` has a docker-driver builder, else (None, why)."""
+    current = _runs([path, "buildx", "inspect"])
+    if current is None or current.returncode != 0:
+        detail = " ".join((current.stderr if current else "timed out").split())[:160]
+        return None, f"`{path} buildx inspect` failed: {detail}"
+    fields = {m["key"]: m["value"] for m in _INSPECT_FIELD.finditer(current.stdout)}
+    if fields.get("Driver") == "docker":
+        return "", ""
+    default = _runs([path, "buildx", "inspect", "default"])
+    if default is not None and default.returncode == 0 and \
+            {m["key"]: m["value"] for m in _INSPECT_FIELD.finditer(default.stdout)}.get("Driver") == "docker":
+        return "default", ""
+    return None, (f"{path} buildx: the builder {fields.get('Name', '?')} uses the {fields.get('Driver', '?')} "
+                  "driver and no docker-driver builder exists (`docker buildx use default`)")
+
+
+def _find_buildx(candidates: list[str]) -> tuple[BuildkitCli | None, str]:
+    reasons: list[str] = []
+    for path in candidates:
+        done = _runs([path, "buildx", "version"])
+        if done is None or done.returncode != 0:
+            continue
+        builder, why = _buildx_builder(path)
+        if builder is None:
+            reasons.append(why)
+            continue
+        words = done.stdout.split()
+        return BuildkitCli(path, True, words[1] if len(words) > 1 else "?", builder or None), ""
+    return None, "; ".join(reasons) or f"none of {', '.join(candidates)} has the buildx plugin"
+
+
+def _find_docker_build(candidates: list[str]) -> tuple[BuildkitCli | None, str]:
+    for path in candidates:
+        done = _runs([path, "build", "--help"], {"DOCKER_BUILDKIT": "1"})
+        if done is None or done.returncode != 0 or "--secret" not in done.stdout:
+            continue
+        if "buildx build" in done.stdout:  # a client >= 23.0 hands `docker build` to buildx
+            continue
+        return BuildkitCli(path, False), ""
+    return None, (f"none of {', '.join(candidates)} has a BuildKit `docker build --secret` of its own "
+                  f"(set {CLI_ENV} to a docker CLI >= 18.09 and < 23.0)")
+
+
 def find_cli() -> tuple[BuildkitCli | None, str]:
-    """A docker CLI that can build with BuildKit and secret mounts, or None and what is missing."""
+    """A docker CLI that can build with BuildKit and secret mounts, or None and what is missing.
+
+    ``MODELPACK_BUILDKIT_CLIENT`` picks the path: ``buildx``, ``docker-build``, or ``auto``
+    (buildx where it is installed: it is the maintained BuildKit client, and the only one docker
+    clients from 23.0 on have; else ``DOCKER_BUILDKIT=1 docker build``)."""
+    client = _requested_client()
     explicit = os.environ.get(CLI_ENV)
     if explicit and not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
         return None, f"{CLI_ENV}={explicit}: no such executable file"
     candidates = _candidates()
     if not candidates:
         return None, "no docker CLI found (looked for `docker` on PATH and /usr/bin/docker)"
-    for path in candidates:
-        done = _runs([path, "buildx", "version"])
-        if done is not None and done.returncode == 0:
-            return BuildkitCli(path, True), ""
-    for path in candidates:
-        done = _runs([path, "build", "--help"], {"DOCKER_BUILDKIT": "1"})
-        if done is not None and done.returncode == 0 and "--secret" in done.stdout:
-            return BuildkitCli(path, False), ""
-    return None, (f"none of {', '.join(candidates)} has `buildx` or a BuildKit `docker build --secret` "
-                  f"(set {CLI_ENV} to a docker CLI >= 18.09)")
+    no_buildx = ""
+    if client in ("auto", "buildx"):
+        cli, no_buildx = _find_buildx(candidates)
+        if cli is not None:
+            note = (f"{CLIENT_ENV}=buildx" if client == "buildx" else
+                    f"{CLIENT_ENV}=docker-build for DOCKER_BUILDKIT=1 docker build")
+            return dataclasses.replace(cli, note=note), ""
+        if client == "buildx":
+            return None, f"{CLIENT_ENV}=buildx: {no_buildx}"
+    cli, no_classic = _find_docker_build(candidates)
+    if cli is None:
+        if client == "docker-build":
+            return None, f"{CLIENT_ENV}=docker-build: {no_classic}"
+        return None, (f"none of {', '.join(candidates)} has `buildx` or a BuildKit `docker build --secret` "
+                      f"(set {CLI_ENV} to a docker CLI >= 18.09)")
+    note = f"{CLIENT_ENV}=docker-build" if client == "docker-build" else f"no docker buildx: {no_buildx}"
+    return dataclasses.replace(cli, note=note), ""
 
 
 def _daemon_api() -> tuple[int, int]:
@@ -306,7 +394,8 @@ def build(ctx: RenderedContext, tags: list[str], *, no_cache: bool = False, pull
         if network:
             argv += ["--network", network]
         argv.append(str(ctx.directory))
-        progress.phase("build", f"building {tags[0]} with BuildKit ({ctx.file_count} files, "
+        via = "docker buildx" if cli.buildx else "DOCKER_BUILDKIT=1 docker build"
+        progress.phase("build", f"building {tags[0]} with BuildKit ({via}; {ctx.file_count} files, "
                                 f"{ctx.size_bytes} bytes of context)")
         env = {**os.environ, "DOCKER_BUILDKIT": "1", "BUILDKIT_PROGRESS": "plain"}
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

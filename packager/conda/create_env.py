@@ -12,8 +12,9 @@ import sys
 import rattler
 
 
-async def main(spec_file: str) -> int:
-    spec = json.load(open(spec_file, encoding="utf-8"))
+async def main(spec_file: str, cache_dir: str) -> int:
+    with open(spec_file, encoding="utf-8") as fh:  # noqa: ASYNC230 - a small file, read before any await
+        spec = json.load(fh)
     wanted = {p["name"]: p for p in spec["packages"]}
     exact = [f'{p["name"]} =={p["version"]} {p["build"]}' for p in spec["packages"]]
     virtual = [
@@ -29,13 +30,18 @@ async def main(spec_file: str) -> int:
             print(f"error: conda package {record.name.normalized} {record.version}: sha256 {got} is not the "
                   f"solved {want and want['sha256']}; the channel changed since the solve", file=sys.stderr)
             return 1
-    await rattler.install(records, spec["prefix"], cache_dir="/tmp/modelpack/conda-pkgs", show_progress=False)
-    print(f"conda environment {spec['prefix']}: {len(records)} packages")
+    # py-rattler keeps each extracted package as <name>-<version>-<build>/ in its cache: those
+    # already there are not downloaded again (a BuildKit cache mount keeps them between builds)
+    cached = sum(os.path.isfile(os.path.join(cache_dir, f"{r.name.normalized}-{r.version}-{r.build}", "info",
+                                             "index.json")) for r in records)
+    await rattler.install(records, spec["prefix"], cache_dir=cache_dir, show_progress=False)
+    print(f"conda environment {spec['prefix']}: {len(records)} packages ({cached} already in the package cache)")
     return 0
 
 
 if __name__ == "__main__":
-    code = asyncio.run(main(sys.argv[1]))
+    # argv: conda-env.json [package cache: a BuildKit cache mount, or a folder in the stage]
+    code = asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "/tmp/modelpack/conda-pkgs"))
     sys.stdout.flush()
     sys.stderr.flush()
     # py-rattler 0.28 intermittently segfaults during interpreter finalization after an install

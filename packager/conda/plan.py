@@ -21,6 +21,11 @@ class CondaPlan:
     env_json: str = CTX_ENV_JSON
     create_script: str = CTX_CREATE_SCRIPT
 
+    def steps(self, flavour, layout):  # (Flavour, render.Layout) -> CondaSteps: the stage's RUN lines
+        from .stage import CondaSteps
+
+        return CondaSteps(self, flavour, layout)
+
 
 def conda_plan(spec) -> CondaPlan | None:  # spec: packager.spec.BuildSpec (import cycle)
     env = spec.deps.conda
@@ -39,10 +44,8 @@ def write_conda_context(spec, plan: CondaPlan, outdir: Path, deps_dir: Path) -> 
     """Solve on the host and write the build stage's inputs; returns build args (the channel URLs,
     so a channel on the build host's loopback gets a host-network build)."""
     from ..lock.state import default_platform
-    from .solve import env_json, solve_environment
-
     from .lockfile import CONDA_LOCK_FILE, read_conda_lock
-    from .solve import conda_platform
+    from .solve import conda_platform, env_json, solve_environment
 
     env = spec.deps.conda
     platform = default_platform(spec.options.platform if spec.options else None)

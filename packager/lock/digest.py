@@ -14,16 +14,20 @@ from ..source.deps import Dependencies
 _MARK = "# modelpack-lock"
 _INPUT = re.compile(rf"^{_MARK} input (?P<name>\S+) sha256:(?P<digest>[0-9a-f]{{64}})$")
 _TARGET = re.compile(rf"^{_MARK} target python (?P<python>\S+) platform (?P<platform>\S+)$")
+_BASE = re.compile(rf"^{_MARK} base-image (?P<image>\S+)$")
 _TOTAL = re.compile(rf"^{_MARK} digest sha256:(?P<digest>[0-9a-f]{{64}})$")
 
 
 @dataclass(frozen=True)
 class LockInputs:
-    """The digest of each input file (relative name -> sha256 hex) and the target."""
+    """The digest of each input file (relative name -> sha256 hex) and the target. The base image
+    is recorded for `modelpack build` (which Python a custom base image has) but is not an input:
+    markers and wheels depend on the Python and the platform, not on the image's name."""
 
     files: tuple[tuple[str, str], ...]
     python: str
     platform: str
+    base_image: str | None = None
 
     @property
     def digest(self) -> str:
@@ -37,6 +41,8 @@ class LockInputs:
             f"{_MARK} digest sha256:{self.digest}",
             f"{_MARK} target python {self.python} platform {self.platform}",
         ]
+        if self.base_image:
+            lines.append(f"{_MARK} base-image {self.base_image}")
         lines += [f"{_MARK} input {name} sha256:{digest}" for name, digest in self.files]
         return "\n".join(lines) + "\n"
 
@@ -45,7 +51,8 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def lock_inputs(root: Path, deps: Dependencies, python: str, platform: str) -> LockInputs:
+def lock_inputs(root: Path, deps: Dependencies, python: str, platform: str,
+                base_image: str | None = None) -> LockInputs:
     """The inputs of a lock for `deps` (as detected in `root`) on the target python/platform."""
     names: list[str] = []
     for rel in deps.local_paths:  # requirements.txt and the files it references
@@ -58,13 +65,14 @@ def lock_inputs(root: Path, deps: Dependencies, python: str, platform: str) -> L
         names += list(deps.project.manifests)
     files = [(n, _sha256(root / n)) for n in sorted(set(names))]
     files += [(f"wheel:{w.name}", _sha256(w.path)) for w in deps.wheels]
-    return LockInputs(tuple(files), python, platform)
+    return LockInputs(tuple(files), python, platform, base_image)
 
 
 def read_header(text: str) -> LockInputs | None:
     """The inputs recorded in a lock file's header, or None when it has no modelpack header."""
     files: list[tuple[str, str]] = []
     target: tuple[str, str] | None = None
+    base: str | None = None
     for line in text.splitlines():
         if not line.startswith(_MARK):
             continue
@@ -72,14 +80,19 @@ def read_header(text: str) -> LockInputs | None:
             files.append((m["name"], m["digest"]))
         elif m := _TARGET.match(line):
             target = (m["python"], m["platform"])
+        elif m := _BASE.match(line):
+            base = m["image"]
     if target is None:
         return None
-    return LockInputs(tuple(files), *target)
+    return LockInputs(tuple(files), *target, base)
 
 
 def changed_input(old: LockInputs, new: LockInputs) -> str:
     """Name what differs between a recorded and a current input set (for a one-line message)."""
     if old.python != new.python:
+        if old.base_image and new.base_image and old.base_image != new.base_image:
+            return (f"the base image ({old.base_image} with Python {old.python} -> {new.base_image} with "
+                    f"Python {new.python})")
         return f"the image's Python ({old.python} -> {new.python})"
     if old.platform != new.platform:
         return f"the platform ({old.platform} -> {new.platform})"

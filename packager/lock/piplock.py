@@ -3,13 +3,11 @@ exact files the image's dependency step installs (render's deps/ folder), with t
 and CA settings as the build. The result is requirements.lock beside the sources, in pip-compile's
 format, with a modelpack header recording its inputs.
 
-Why resolve with the host's interpreter: pip-compile evaluates environment markers
-(`python_version`, `sys_platform`, `platform_machine`) against the interpreter running it, and
-`--pip-args "--python-version ... --platform ..."` does not change that (tried: a
-`python_version < "3.11"` dependency is dropped for a 3.10 target). So a correct lock needs an
-interpreter of the image's Python on the image's platform; we use the CLI's own and refuse, with
-the fix, when it does not match. Hashes are right for the image: pip-tools records the hashes of
-every file of each pinned release, all platforms included."""
+pip-compile evaluates environment markers against the interpreter that runs it, so it runs where
+the image's Python is: on this machine when the host's interpreter is the image's (X.Y,
+implementation, platform), else in a container of the base image (packager.lock.target says which,
+packager.lock.incontainer runs it). Hashes are right for the image either way: pip-tools records
+the hashes of every file of each pinned release, all platforms included."""
 
 from __future__ import annotations
 
@@ -22,14 +20,17 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .. import constants as c
 from ..errors import LockError
-from ..redact import redact
+from ..redact import redact, register_secret
 from ..spec import BuildSpec
 from . import LOCK_FILE
 from .digest import LockInputs, lock_inputs
-from .state import host_platform
+
+if TYPE_CHECKING:
+    from .incontainer import Backend
 
 # pip settings that would make the lock differ from the build (host-only indexes, find-links,
 # a pip.conf): removed, then set again from the source's build-only keys exactly as the build does.
@@ -42,40 +43,30 @@ class LockResult:
     path: Path
     pins: int  # pinned packages
     inputs: LockInputs
+    on_host: bool = True  # pip-compile ran on this machine (else in a container of the base image)
 
 
-def _check_target(python: str, platform: str) -> None:
-    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    if python != here:
-        raise LockError(
-            f"--python {python}: modelpack lock resolves with the Python running modelpack ({here}), "
-            "because pip-compile evaluates markers against its own interpreter",
-            f"run modelpack lock from a Python {python} environment (e.g. pipx run --python "
-            f"python{python} --spec modelpack modelpack lock SRC)",
-        )
-    if platform != host_platform():
-        raise LockError(
-            f"--platform {platform}: modelpack lock resolves on this machine "
-            f"({host_platform() or sys.platform})",
-            f"run modelpack lock on a {platform} machine (or in a {platform} container)",
-        )
+def _index_env(spec: BuildSpec) -> dict[str, str]:
+    """pip's index settings and the tokens, mapped exactly as the build's dependency step maps them
+    (EXTRA_INDEX_URL -> PIP_EXTRA_INDEX_URL, merged with PIP_EXTRA_INDEX_URL when both are set)."""
+    names = dict(spec.secret_env)
+    env = dict(names)  # ${NAME} in a requirement file
+    for name, _value in spec.secret_env:
+        target = c.PIP_ENV_ALIASES.get(name, name)
+        if target != name and target in names:
+            continue  # merged into the alias line below
+        sources = [name] + [a for a, t in c.PIP_ENV_ALIASES.items() if t == name and a in names]
+        env[target] = " ".join(names[n] for n in sources)
+    return env
 
 
-def _pip_env(spec: BuildSpec) -> dict[str, str]:
+def _host_env(spec: BuildSpec) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _HOST_PIP_KEYS}
     env["PIP_CONFIG_FILE"] = os.devnull  # no host pip.conf: the image's pip has none either
     env["CUSTOM_COMPILE_COMMAND"] = "modelpack lock SRC"
     if spec.ca_cert is not None:
         env["PIP_CERT"] = str(spec.ca_cert)
-    names = dict(spec.secret_env)
-    for name, value in spec.secret_env:  # same mapping as the build's dependency step
-        target = c.PIP_ENV_ALIASES.get(name, name)
-        if target != name and target in names:
-            continue
-        sources = [name] + [a for a, t in c.PIP_ENV_ALIASES.items() if t == name and a in names]
-        env[target] = " ".join(names[n] for n in sources)
-        env[name] = value  # ${NAME} in a requirement file
-    return env
+    return {**env, **_index_env(spec)}
 
 
 def _failure(stderr: str) -> str:
@@ -84,11 +75,12 @@ def _failure(stderr: str) -> str:
     return redact(" ".join((picked or lines)[-3:]) or "no output")
 
 
-def lock_pip(spec: BuildSpec, platform: str) -> LockResult:
-    """Write SRC/requirements.lock for `spec` (loaded with the lock's options). Raises LockError."""
+def lock_pip(spec: BuildSpec, platform: str, *, backend: Backend = "engine", progress: Any = None) -> LockResult:
+    """Write SRC/requirements.lock for `spec` (loaded with the lock's options). Raises LockError.
+    `backend` builds the lock-tool image when pip-compile has to run in a container."""
     from ..render import _write_deps, plan_layout  # the exact files the image's pip step reads
+    from .target import resolve_target
 
-    _check_target(spec.python, platform)
     if importlib.util.find_spec("piptools") is None:
         raise LockError("pip-tools is not installed next to modelpack", "pip install pip-tools")
     spec = dataclasses.replace(spec, install_lock=None)
@@ -99,36 +91,60 @@ def lock_pip(spec: BuildSpec, platform: str) -> LockResult:
             f"(no {c.REQUIREMENTS_TXT}, {c.SETUP_PY} or {c.PYPROJECT_TOML})",
             "add the dependencies to requirements.txt first",
         )
+    for _name, value in spec.secret_env:  # trusted hosts too: no message or log line shows them
+        register_secret(value)
+    options = spec.options
+    target = resolve_target(spec.base_image, bool(options and options.base_image), spec.python,
+                            bool(options and options.python), platform)
+    progress = progress or _Silent()
+    progress.phase("lock", target.describe())
     root = spec.source.root
-    target = root / LOCK_FILE
+    path = root / LOCK_FILE
     with tempfile.TemporaryDirectory(prefix="modelpack-lock-") as tmp:
         work = Path(tmp)
         _write_deps(spec, work)
-        args = [sys.executable, "-m", "piptools", "compile", "--quiet", "--generate-hashes", "--allow-unsafe",
-                "--strip-extras", "--no-emit-index-url", "--no-emit-trusted-host", "--no-emit-find-links",
-                "--output-file", LOCK_FILE]
+        args = ["--quiet", "--generate-hashes", "--allow-unsafe", "--strip-extras", "--no-emit-index-url",
+                "--no-emit-trusted-host", "--no-emit-find-links", "--output-file", LOCK_FILE]
         if spec.deps.wheels:
             (work / "_wheels").mkdir()
             for w in spec.deps.wheels:
                 shutil.copyfile(w.path, work / "_wheels" / w.name)
             args += ["--find-links", "_wheels"]
-        if target.is_file():  # the previous pins are preferences: re-locking changes only what must
-            shutil.copyfile(target, work / LOCK_FILE)
-        proc = subprocess.run([*args, *layout.requirement_args], cwd=work, env=_pip_env(spec),
-                              capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise LockError(f"pip-compile failed: {_failure(proc.stderr)}",
-                            "fix the requirement it names, then run modelpack lock SRC again")
-        text = (work / LOCK_FILE).read_text(encoding="utf-8")
+        if path.is_file():  # the previous pins are preferences: re-locking changes only what must
+            shutil.copyfile(path, work / LOCK_FILE)
+        args += list(layout.requirement_args)
+        if target.on_host:
+            proc = subprocess.run([sys.executable, "-m", "piptools", "compile", *args], cwd=work,
+                                  env=_host_env(spec), capture_output=True, text=True, check=False)
+            returncode, stderr = proc.returncode, proc.stderr
+            text = (work / LOCK_FILE).read_text(encoding="utf-8") if returncode == 0 else None
+        else:
+            from .incontainer import compile_in_container
+
+            done = compile_in_container(spec, target, work, args, _index_env(spec), LOCK_FILE, backend, progress)
+            returncode, stderr, text = done.returncode, done.stderr, done.lock_text
+    where = "" if target.on_host else f" (in a container of {target.base_image}, Python {target.python})"
+    if returncode != 0 or text is None:
+        raise LockError(f"pip-compile failed{where}: {_failure(stderr)}",
+                        "fix the requirement it names, then run modelpack lock SRC again")
     if spec.deps.project is not None:  # name the user's manifest, not modelpack's extracted copy of it
         text = text.replace(f"-r {c.PROJECT_REQUIREMENTS}", spec.deps.project.manifest)
     for number, line in enumerate(text.splitlines(), 1):
         if "file://" in line or line.startswith("-e "):
+            shown = redact(line.strip()).replace("file:///modelpack-lock/", "./").replace(f"file://{work}/", "./")
             raise LockError(
-                f"{LOCK_FILE} line {number}: {redact(line.strip())} is a path on this machine, not a package",
-                "publish the local package as a wheel (wheels/ folder) so it can be locked by hash",
+                f"{LOCK_FILE} line {number}: {shown} is a local folder, not a package file: pip's hash "
+                "checking (--require-hashes) cannot pin a folder or an editable install",
+                "build it into a wheel in wheels/ (or --wheels), which is locked with its sha256",
             )
-    inputs = lock_inputs(root, spec.deps, spec.python, platform)
-    target.write_text(inputs.header() + text, encoding="utf-8")
+    inputs = lock_inputs(root, spec.deps, target.python, platform, base_image=spec.base_image)
+    path.write_text(inputs.header() + text, encoding="utf-8")
     pins = sum(1 for line in text.splitlines() if line and not line[0].isspace() and "==" in line)
-    return LockResult(target, pins, inputs)
+    return LockResult(path, pins, inputs, target.on_host)
+
+
+class _Silent:
+    """A progress sink for library callers that pass none."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None

@@ -1,7 +1,10 @@
-"""--backend buildkit on the real engine (Debian's docker CLI with DOCKER_BUILDKIT=1): an example
-builds, runs and answers; the secret scan passes (index URL with a password, trusted host, CA
-bundle reach the install step through secret mounts only); a requirement change reruns only the
-requirements step; a failing pip step, an unavailable BuildKit and `auto` give one clear line."""
+"""--backend buildkit on the real engine, on both BuildKit paths: `docker buildx build` (Debian
+trixie's docker-buildx plugin, docker driver; scripts/test-infra installs it) and Debian's 20.10
+CLI with DOCKER_BUILDKIT=1 (MODELPACK_BUILDKIT_CLIENT picks one). An example builds, runs and
+answers; the secret scan passes (index URL with a password, trusted host, CA bundle reach the
+install step through secret mounts only); a requirement change reruns only the requirements step
+and uv's cache mount keeps the downloads; a failing pip step, an unavailable BuildKit (or buildx)
+and `auto` give one clear line."""
 from __future__ import annotations
 
 import json
@@ -17,12 +20,26 @@ import pytest
 
 from packager.backend.buildkit import PlainLog
 
-from .conftest import EXAMPLES, Images
+from .conftest import EXAMPLES, Images, run_cli
 from .test_secrets import ca_bundle_with_marker, scan_stream
 from .test_uv import HeadIndex
 from .wheels import make_wheel
 
 BK = ("--backend", "buildkit")
+CLIENTS = ("buildx", "docker-build")
+CHOSEN = {"buildx": "backend: buildkit (docker buildx ", "docker-build": "backend: buildkit (/usr/bin/docker build with "
+          "DOCKER_BUILDKIT=1"}
+DOCKER_DRIVER = 'building with "default" instance using docker driver'  # buildx's first log line
+
+
+def client_env(client: str) -> dict[str, str]:
+    return {"MODELPACK_BUILDKIT_CLIENT": client}
+
+
+def check_client(result, client: str) -> None:
+    """The build ran on the path asked for: the backend line and buildx's own log say which."""
+    assert CHOSEN[client] in result.stderr, result.explain()
+    assert (DOCKER_DRIVER in result.output) == (client == "buildx"), result.explain()
 
 
 def executed(output: str) -> dict[str, bool]:
@@ -41,12 +58,14 @@ def executed(output: str) -> dict[str, bool]:
 
 
 @pytest.mark.docker
-def test_example_builds_runs_and_answers_on_buildkit(images: Images, run_container, tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", CLIENTS)
+def test_example_builds_runs_and_answers_on_buildkit(images: Images, run_container, tmp_path: Path,
+                                                     client: str) -> None:
     src = tmp_path / "src"
     shutil.copytree(EXAMPLES / "buildkit", src)
-    tag, result = images.build(src, "bk-sklearn", *BK, "--installer", "uv")
+    tag, result = images.build(src, f"bk-sklearn-{client}", *BK, "--installer", "uv", env=client_env(client))
     assert result.returncode == 0, result.explain()
-    assert "backend: buildkit (" in result.stderr, result.explain()
+    check_client(result, client)
     assert "--mount=type=cache,target=/root/.cache/uv" in result.output  # the cache mount, not --no-cache
     app = run_container(tag)
     r = app.post("/api/v1.0/predictions", {"data": {"ndarray": [[1.0, 1.0, 0.0, 0.0], [-1.0, -1.0, 0.0, 0.0]]}})
@@ -57,8 +76,9 @@ def test_example_builds_runs_and_answers_on_buildkit(images: Images, run_contain
     # a requirement change: only the requirements step runs again (the runtime install is cached)
     with open(src / "requirements.txt", "a") as fh:
         fh.write(f"six==1.16.0  # {uuid.uuid4().hex}: a new requirements.txt on every run\n")
-    _, again = images.build(src, "bk-sklearn-plus", *BK, "--installer", "uv")
+    _, again = images.build(src, f"bk-sklearn-plus-{client}", *BK, "--installer", "uv", env=client_env(client))
     assert again.returncode == 0, again.explain()
+    check_client(again, client)
     steps = executed(again.output)
     ran = [instr for instr, did in steps.items() if did]
     assert len(ran) == 1 and "-r requirements.txt" in ran[0], json.dumps(steps, indent=1)
@@ -71,9 +91,11 @@ def test_example_builds_runs_and_answers_on_buildkit(images: Images, run_contain
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("installer", ["pip", "uv"])
+@pytest.mark.parametrize("installer, client", [("pip", "docker-build"), ("uv", "docker-build"),
+                                               ("pip", "buildx"), ("uv", "buildx")])
 def test_no_secret_in_image_or_output_on_buildkit(images: Images, run_container, tmp_path: Path,
-                                                  docker_client: docker.DockerClient, installer: str) -> None:
+                                                  docker_client: docker.DockerClient, installer: str,
+                                                  client: str) -> None:
     token = uuid.uuid4().hex
     password = f"idxpw-{token[:16]}"
     wheel = make_wheel(tmp_path / "dist", "mp-private-demo", "0.1.0",
@@ -82,13 +104,14 @@ def test_no_secret_in_image_or_output_on_buildkit(images: Images, run_container,
     with HeadIndex([wheel], "reader", password) as index:
         url = f"http://reader:{password}@127.0.0.1:{index.port}/simple"
         trusted = f"127.0.0.1:{index.port}"
-        tag, result = images.build(EXAMPLES / "private-index", f"bk-private-{installer}",
+        tag, result = images.build(EXAMPLES / "private-index", f"bk-private-{installer}-{client}",
                                    "--base-image", images.infra.base_image,
                                    "--ca-cert", str(tmp_path / "bundle.pem"), "-e", f"EXTRA_INDEX_URL={url}",
                                    "-e", f"PIP_TRUSTED_HOST={trusted}", *BK, "--installer", installer,
-                                   base=False)
+                                   base=False, env=client_env(client))
         seen = list(index.requests)
     assert result.returncode == 0, result.explain()
+    check_client(result, client)
     assert ("/simple/mp-private-demo/", 200) in seen, seen
     assert "--mount=type=secret,id=pip_env" in result.output and "--mount=type=secret,id=ca" in result.output
     app = run_container(tag)
@@ -152,9 +175,41 @@ def test_auto_says_which_backend_and_why(images: Images, tmp_path: Path) -> None
     assert result.returncode == 0, result.explain()
     assert "backend: engine (Docker Engine API; BuildKit not available:" in result.stderr, result.explain()
     assert "Step 1/" in result.output  # the Engine API's legacy builder log
+    # scripts/test-infra installed the buildx plugin: auto prefers it, and says how to pick the other path
     _, chosen = images.build(EXAMPLES / "minimal", "bk-auto", "--backend", "auto")
     assert chosen.returncode == 0, chosen.explain()
-    assert "backend: buildkit (" in chosen.stderr and "with BuildKit" in chosen.output, chosen.explain()
+    assert re.search(r"backend: buildkit \(docker buildx [^ ]+ via \S+docker, docker driver; "
+                     r"MODELPACK_BUILDKIT_CLIENT=docker-build for DOCKER_BUILDKIT=1 docker build; "
+                     r"--backend engine for the Engine API builder\)", chosen.stderr), chosen.explain()
+    assert "with BuildKit (docker buildx;" in chosen.output and DOCKER_DRIVER in chosen.output, chosen.explain()
+    # a Docker config without the plugin: auto falls back to DOCKER_BUILDKIT=1 and says why
+    no_plugins = tmp_path / "docker-config"
+    no_plugins.mkdir()
+    _, classic = images.build(EXAMPLES / "minimal", "bk-auto-classic", "--backend", "auto",
+                              env={"DOCKER_CONFIG": str(no_plugins)})
+    assert classic.returncode == 0, classic.explain()
+    assert "backend: buildkit (/usr/bin/docker build with DOCKER_BUILDKIT=1; no docker buildx: none of " \
+           in classic.stderr and "has the buildx plugin" in classic.stderr, classic.explain()
+    assert "with BuildKit (DOCKER_BUILDKIT=1 docker build;" in classic.output, classic.explain()
+    assert DOCKER_DRIVER not in classic.output
+
+
+@pytest.mark.docker
+def test_buildx_requested_where_it_is_not_installed(images: Images, tmp_path: Path) -> None:
+    no_plugins = tmp_path / "docker-config"
+    no_plugins.mkdir()
+    env = {"DOCKER_CONFIG": str(no_plugins), "MODELPACK_BUILDKIT_CLIENT": "buildx"}
+    _, result = images.build(EXAMPLES / "minimal", "bk-no-buildx", *BK, env=env)
+    assert result.returncode == 4, result.explain()
+    assert len(result.error_lines()) == 1, result.explain()
+    assert result.error_lines()[0].startswith("error: --backend buildkit: BuildKit is not available: "
+                                              "MODELPACK_BUILDKIT_CLIENT=buildx: none of "), result.explain()
+    assert "has the buildx plugin" in result.error_lines()[0], result.explain()
+    bad = run_cli("build", str(EXAMPLES / "minimal"), "x", "--dry-run", *BK,
+                  env={"MODELPACK_BUILDKIT_CLIENT": "kaniko"})
+    assert bad.returncode == 2, bad.explain()
+    assert bad.error_lines() == [('error: MODELPACK_BUILDKIT_CLIENT="kaniko": expected auto, buildx or docker-build; '
+                                 "unset it to let modelpack pick (buildx where installed)")], bad.explain()
 
 
 def test_plain_log_failure_names_step_and_pip_error() -> None:
@@ -178,3 +233,41 @@ def test_plain_log_failure_names_step_and_pip_error() -> None:
     assert "step [deps 4/6 RUN pip install -r requirements.txt]" in str(error)
     assert "'nopkg==1'" in str(error) and "\n" not in str(error) and "sha256" not in str(error)
     assert log.cached == 0  # [internal] vertices are not Dockerfile steps
+
+
+def fake_buildx_cli(folder: Path, current: str, default: str) -> Path:
+    """A `docker` whose buildx plugin's current builder uses the `current` driver and whose builder
+    `default` uses the `default` driver."""
+    path = folder / "docker"
+    path.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = buildx ] || exit 1\n'
+        'case "$2 $3" in\n'
+        '  "version ") echo "github.com/docker/buildx 0.99.0 abc"; exit 0;;\n'
+        f'  "inspect ") printf "Name:   mybuilder\\nDriver: {current}\\n"; exit 0;;\n'
+        f'  "inspect default") printf "Name:   default\\nDriver: {default}\\n"; exit 0;;\n'
+        "esac\nexit 1\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+@pytest.mark.parametrize("current, default, argv_tail", [
+    ("docker", "docker", ["buildx", "build", "--load"]),
+    ("docker-container", "docker", ["buildx", "build", "--load", "--builder", "default"]),
+    ("docker-container", "kubernetes", None),
+])
+def test_buildx_is_used_only_with_a_docker_driver_builder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          current: str, default: str, argv_tail) -> None:
+    from packager.backend.buildkit import find_cli
+
+    cli_path = fake_buildx_cli(tmp_path, current, default)
+    monkeypatch.setenv("MODELPACK_DOCKER_CLI", str(cli_path))
+    monkeypatch.setenv("MODELPACK_BUILDKIT_CLIENT", "buildx")
+    cli, reason = find_cli()
+    if argv_tail is None:
+        assert cli is None
+        assert reason == (f"MODELPACK_BUILDKIT_CLIENT=buildx: {cli_path} buildx: the builder mybuilder uses the "
+                          "docker-container driver and no docker-driver builder exists (`docker buildx use default`)")
+    else:
+        assert cli is not None and cli.argv == [str(cli_path), *argv_tail], cli
+        assert cli.describe().startswith(f"docker buildx 0.99.0 via {cli_path}, docker driver")

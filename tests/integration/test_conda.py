@@ -5,20 +5,28 @@ with py-rattler and installs it in the conda build stage. The container is calle
 proves it runs inside the environment and imports the conda package."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import docker
 import pytest
 
 from .conftest import EXAMPLES, Images, run_cli
+from .test_secrets import ca_bundle_with_marker, scan_stream
+from .test_uv import HeadIndex
+from .wheels import make_wheel
 
 pytestmark = pytest.mark.docker
 PREFIX = "/opt/conda/envs/microservice"
@@ -33,8 +41,16 @@ def _load_make_channel():
 
 
 class _Quiet(SimpleHTTPRequestHandler):
+    """Serves the channel and records every path asked for (the BuildKit test counts downloads)."""
+
+    requests: list[str]
+
     def log_message(self, *args: object) -> None:
         pass
+
+    def do_GET(self) -> None:
+        self.requests.append(self.path)
+        super().do_GET()
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +58,25 @@ def channel_dir(tmp_path_factory) -> Path:
     return _load_make_channel().make_channel(tmp_path_factory.mktemp("channel"))
 
 
-@pytest.fixture(scope="module")
-def channel_url(channel_dir: Path) -> Iterator[str]:
-    root = channel_dir
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
+@contextlib.contextmanager
+def serve_channel(root: Path) -> Iterator[tuple[str, list[str]]]:
+    """(URL, the paths asked for so far) of a channel folder served on loopback."""
+    requests: list[str] = []
+    handler = type("Recording", (_Quiet,), {"requests": requests})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def channel_url(channel_dir: Path) -> Iterator[str]:
+    with serve_channel(channel_dir) as (url, _requests):
+        yield url
 
 
 def _example(tmp_path: Path, channel: str, extra_spec: str | None = None) -> Path:
@@ -78,8 +104,8 @@ def test_conda_environment_builds_offline_and_the_runtime_runs_in_it(images: Ima
     assert tags["prefix"] == PREFIX  # the model's interpreter runs inside the conda environment
     assert tags["conda_package"] == f"{PREFIX}/lib/python3.11/site-packages/mp_conda_demo/__init__.py"
     assert tags["six"] == "1.16.0"  # environment.yml's pip: list, in the same environment
-    code, out = running.container.exec_run(["sh", "-c", "command -v modelpack-microservice; "
-                                            f"ls {PREFIX}/conda-meta; ls /opt/rattler /opt/venv 2>&1 || true"])
+    _code, out = running.container.exec_run(["sh", "-c", ("command -v modelpack-microservice; "
+                                            f"ls {PREFIX}/conda-meta; ls /opt/rattler /opt/venv 2>&1 || true")])
     text = out.decode()
     assert text.splitlines()[0] == f"{PREFIX}/bin/modelpack-microservice", text
     assert "mp-conda-demo-1.0-0.json" in text and "python-3.11.2-modelpack_0.json" in text
@@ -131,11 +157,132 @@ def test_conda_lock_pins_the_build(images: Images, run_container, channel_dir: P
     tag, built = images.build(src, "conda-locked", "--locked")
     assert built.returncode == 0, built.explain()
     running = run_container(tag)
-    code, out = running.container.exec_run(["ls", f"{PREFIX}/conda-meta"])
+    _code, out = running.container.exec_run(["ls", f"{PREFIX}/conda-meta"])
     assert "mp-conda-demo-1.0-0.json" in out.decode(), out.decode()
     # an edit of environment.yml makes the lock stale: --locked refuses in one line
     (src / "environment.yml").write_text((src / "environment.yml").read_text() + "# edited\n")
     stale = run_cli("build", str(src), "x", "--dry-run", "--locked")
     assert stale.returncode == 7, stale.explain()
-    assert stale.error_lines() == ["error: --locked: conda-lock.yml is stale: environment.yml or the platform "
-                                   "changed since conda-lock.yml was written; run `modelpack lock SRC`"]
+    assert stale.error_lines() == [("error: --locked: conda-lock.yml is stale: environment.yml or the platform "
+                                   "changed since conda-lock.yml was written; run `modelpack lock SRC`")]
+
+
+def run_steps(dockerfile: str) -> list[str]:
+    """The RUN instructions of a Dockerfile text, continuation lines joined."""
+    joined = dockerfile.replace("\\\n", " ")
+    return [line[4:] for line in joined.splitlines() if line.startswith("RUN ")]
+
+
+# --- BuildKit: secret mounts instead of build args, cache mounts for py-rattler and pip / uv -------
+
+PRIVATE_MODEL = """import sys
+
+import mp_conda_demo
+import mp_private_demo
+import six
+
+
+class Model:
+    def predict(self, X, feature_names=None, meta=None):
+        return [[v * mp_conda_demo.ANSWER * mp_private_demo.SECRET_SAUCE for v in row] for row in X]
+
+    def tags(self):
+        return {"prefix": sys.prefix, "six": six.__version__, "private": mp_private_demo.__file__}
+"""
+
+
+@pytest.mark.parametrize("installer, client", [("uv", "buildx"), ("pip", "docker-build")])
+def test_conda_on_buildkit_reads_secrets_from_mounts_and_leaks_nothing(
+        images: Images, run_container, channel_url: str, tmp_path: Path, docker_client: docker.DockerClient,
+        installer: str, client: str) -> None:
+    src = _example(tmp_path, channel_url)
+    (src / "environment.yml").write_text((src / "environment.yml").read_text().replace(
+        "      - six==1.16.0\n", "      - six==1.16.0\n      - mp-private-demo==0.1.0\n"))
+    (src / "Model.py").write_text(PRIVATE_MODEL)
+    token = uuid.uuid4().hex
+    password = f"idxpw-{token[:16]}"
+    wheel = make_wheel(tmp_path / "dist", "mp-private-demo", "0.1.0",
+                       {"mp_private_demo/__init__.py": "SECRET_SAUCE = 7\n"})
+    ca_needles = ca_bundle_with_marker(images.infra, tmp_path, f"modelpack-test-ca-{token[16:]}")
+    with HeadIndex([wheel], "reader", password) as index:
+        url = f"http://reader:{password}@127.0.0.1:{index.port}/simple"
+        trusted = f"127.0.0.1:{index.port}"
+        flags = ["--base-image", images.infra.base_image, "--ca-cert", str(tmp_path / "bundle.pem"),
+                 "-e", f"EXTRA_INDEX_URL={url}", "-e", f"PIP_TRUSTED_HOST={trusted}",
+                 "--backend", "buildkit", "--installer", installer]
+        env = {"MODELPACK_BUILDKIT_CLIENT": client}
+        dry = run_cli("build", str(src), "x", "--dry-run", *flags, env=env)
+        tag, result = images.build(src, f"conda-bk-{installer}", *flags, env=env, base=False)
+        seen = list(index.requests)
+    assert dry.returncode == 0, dry.explain()
+    conda_stage = dry.stdout.split("# Final stage", 1)[0]
+    # no build arg carries an index setting, and every download step mounts the secrets
+    assert "ARG EXTRA_INDEX_URL" not in conda_stage and "ARG PIP_TRUSTED_HOST" not in conda_stage, conda_stage
+    assert "COPY modelpack/ca.crt" not in conda_stage, conda_stage
+    runs = run_steps(conda_stage)
+    assert len(runs) >= 4 and all("--mount=type=secret,id=ca,target=/tmp/modelpack/ca.crt" in r for r in runs), runs
+    cache = "/root/.cache/uv" if installer == "uv" else "/root/.cache/pip"
+    pip_list = [r for r in runs if "conda-pip-requirements.txt" in r]
+    assert len(pip_list) == 1 and f"--mount=type=cache,target={cache}" in pip_list[0], pip_list
+    assert "--mount=type=secret,id=pip_env" in pip_list[0], pip_list
+    assert any("--mount=type=cache,target=/root/.cache/rattler" in r and "conda_create.py" in r for r in runs), runs
+
+    assert result.returncode == 0, result.explain()
+    chosen = "docker buildx" if client == "buildx" else "/usr/bin/docker build with DOCKER_BUILDKIT=1"
+    assert f"backend: buildkit ({chosen}" in result.stderr, result.explain()
+    assert ("/simple/mp-private-demo/", 200) in seen, seen  # the pip: list reached the private index
+    if installer == "uv":
+        assert "/opt/uv/bin/uv pip install --python /opt/conda/envs/microservice/bin/python" in result.output
+    app = run_container(tag)
+    r = app.post("/api/v1.0/predictions", {"data": {"ndarray": [[1, 2]]}})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["ndarray"] == [[294, 588]], r.text  # 42 * 7 * x
+    tags = r.json()["meta"]["tags"]
+    assert tags["prefix"] == PREFIX and tags["six"] == "1.16.0", tags
+    assert tags["private"].startswith(f"{PREFIX}/lib/python3.11/site-packages/mp_private_demo/"), tags
+
+    needles = {"password": password.encode(), "index url": url.encode(), "trusted host": trusted.encode(),
+               **{f"ca bundle bytes {i}": n for i, n in enumerate(ca_needles)}}
+    control = {"control": b"SECRET_SAUCE = 7"}  # positive control: the private package's file is in a layer
+    found = scan_stream(docker_client.api.get_image(tag, chunk_size=1 << 20), {**needles, **control})
+    assert found == {"control"}, f"found in the saved image: {sorted(found - {'control'})}"
+    meta = json.dumps(docker_client.api.inspect_image(tag)) + json.dumps(docker_client.api.history(tag))
+    assert not scan_stream([meta.encode()], needles)
+    for name, needle in needles.items():
+        assert needle.decode() not in result.output + dry.output, f"{name} printed by the CLI"
+
+
+def test_conda_on_buildkit_cache_mounts_keep_downloads(images: Images, tmp_path: Path) -> None:
+    """A changed environment.yml reruns the environment step, but py-rattler's package cache (a
+    cache mount) still holds the packages the first build downloaded: the channel serves only
+    the new one; uv's cache mount does the same for the runtime and the pip: list."""
+    make_channel = _load_make_channel()
+    channel = make_channel.make_channel(tmp_path / "channel")
+    with serve_channel(channel) as (url, requests):
+        src = _example(tmp_path, url)
+        flags = ("--backend", "buildkit", "--installer", "uv")
+        _, first = images.build(src, "conda-bk-cache", *flags)
+        assert first.returncode == 0, first.explain()
+        extra = f"mp-conda-extra-{uuid.uuid4().hex[:8]}"  # a new package: never in any cache before
+        make_channel.make_package(channel, extra, "1.0", "0",
+                                  {f"lib/python3.11/site-packages/{extra.replace('-', '_')}.py": "X = 1\n"})
+        make_channel.index(channel)
+        text = (src / "environment.yml").read_text()
+        text = text.replace("  - mp-conda-demo>=1.0\n", f"  - mp-conda-demo>=1.0\n  - {extra}\n")
+        (src / "environment.yml").write_text(text.replace("      - six==1.16.0\n",
+                                                          "      - six==1.16.0\n      - toolz==0.12.1\n"))
+        del requests[:]
+        _, again = images.build(src, "conda-bk-cache", *flags)
+        seen = list(requests)
+    assert again.returncode == 0, again.explain()
+    assert "conda environment /opt/conda/envs/microservice: 3 packages (2 already in the package cache)" \
+        in again.output, again.explain()
+    tarballs = sorted(p for p in seen if p.endswith(".tar.bz2"))
+    assert tarballs == [f"/linux-64/{extra}-1.0-0.tar.bz2"], seen  # only the new package was downloaded
+    # the runtime (its layer follows the environment's) and the pip: list ran again, and uv's cache
+    # mount held what they had downloaded before: uv prepares (fetches or unpacks) at most one
+    # package per step, and says nothing when everything came from its cache
+    installed = re.findall(r"#\d+ [\d.]+ Installed \d+ packages? in", again.output)
+    assert len(installed) == 2, again.explain()
+    prepared = [int(n) for n in re.findall(r"#\d+ [\d.]+ Prepared (\d+) packages? in", again.output)]
+    assert all(n <= 1 for n in prepared), f"uv fetched {prepared} packages again\n{again.explain()}"

@@ -1,24 +1,37 @@
 """`modelpack lock` and `modelpack build --locked` on the real CLI, real pip-compile, real engine:
 the lock is written in pip-compile's format with hashes, the image installs exactly the locked
 pins (checked inside the running container), private-index credentials stay out of the lock, and
-the bad inputs (stale lock, missing lock, unsolvable requirement, foreign Python) are one line, exit 7."""
+the bad inputs (stale lock, missing lock, unsolvable requirement, missing base image, no daemon)
+are one line with their exit code.
+
+A lock for a base image whose Python is not the host's (Debian trixie, Python 3.13; the host runs
+3.11) is resolved in a container of that image: markers are evaluated for 3.13, the image built
+--locked from it answers, and the private index's credentials reach neither the lock, the output,
+nor the lock-tool image (scanned like a built image)."""
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 import shutil
+import sys
 import uuid
 from pathlib import Path
 
+import docker
 import pytest
 
-from .conftest import EXAMPLES, Images, Infra, run_cli
+from .conftest import EXAMPLES, RUN_ID, Images, Infra, run_cli
+from .test_secrets import ca_bundle_with_marker, scan_stream
 from .wheels import PrivateIndex, make_wheel
 
 pytestmark = pytest.mark.docker
 
 
 def _pins(lock: Path) -> dict[str, str]:
-    return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", lock.read_text(), re.M))
+    # name==version [; marker] \  (pip-compile keeps a direct requirement's marker)
+    return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)(?: ;[^\n]*)? \\$", lock.read_text(), re.MULTILINE))
 
 
 def _copy_example(name: str, tmp_path: Path) -> Path:
@@ -57,8 +70,8 @@ def test_locked_example_builds_from_the_lock_and_serves(images: Images, run_cont
                     images.infra.base_image, "--progress", "plain")
     assert stale.returncode == 7, stale.explain()
     assert stale.error_lines() == [
-        "error: --locked: requirements.lock is stale: requirements.txt (changed) since requirements.lock "
-        "was written; run `modelpack lock SRC`"
+        ("error: --locked: requirements.lock is stale: requirements.txt (changed) since requirements.lock "
+        "was written; run `modelpack lock SRC`")
     ], stale.explain()
     # without --locked the stale lock is not used, and the warning says so
     dry = run_cli("build", str(src), "x", "--dry-run", "--base-image", images.infra.base_image)
@@ -83,7 +96,6 @@ def test_private_index_lock_keeps_credentials_out(images: Images, infra: Infra, 
         for needle in (password, url, f"127.0.0.1:{index.port}", "--extra-index-url", "--trusted-host"):
             assert needle not in text, f"{needle!r} leaked into the lock:\n{text}"
             assert needle not in locked.output
-        import hashlib
         assert f"mp-private-demo==0.1.0 \\\n    --hash=sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}" in text
         tag, built = images.build(src, "private-locked", "--locked", "--base-image", infra.base_image, *flags,
                                   base=False)
@@ -112,12 +124,25 @@ def test_unsolvable_requirement_is_a_lock_error(tmp_path: Path, infra: Infra) ->
     assert not (src / "requirements.lock").exists()  # never a partial or unlocked fallback
 
 
-def test_foreign_python_is_refused(tmp_path: Path) -> None:
+def test_python_unavailable_as_default_base_image_is_one_line(tmp_path: Path) -> None:
+    # python:3.12-slim cannot be pulled here: locking for it (a container of it) fails in one line
     src = _copy_example("locked", tmp_path)
     result = run_cli("lock", str(src), "--python", "3.12")
     assert result.returncode == 7, result.explain()
-    assert len(result.error_lines()) == 1
-    assert "--python 3.12: modelpack lock resolves with the Python running modelpack" in result.stderr
+    assert len(result.error_lines()) == 1, result.explain()
+    line = result.error_lines()[0]
+    assert line.startswith("error: base image python:3.12-slim: not on the Docker host"), line
+    assert "cannot be pulled" in line and "`docker pull python:3.12-slim`" in line, line
+    assert not (src / "requirements.lock").exists()
+
+
+def test_python_that_the_base_image_does_not_run_is_a_usage_error(tmp_path: Path, infra: Infra) -> None:
+    src = _copy_example("locked", tmp_path)
+    result = run_cli("lock", str(src), "--python", "3.12", "--base-image", infra.base_image)
+    assert result.returncode == 2, result.explain()
+    assert result.error_lines() == [
+        (f"error: --python 3.12: the base image {infra.base_image} runs Python 3.11.2; drop --python (a lock "
+        "follows the base image's Python) or pass a base image with Python 3.12")], result.explain()
 
 
 def test_setup_py_project_locks_its_dependencies_and_build_backend(images: Images, run_container,
@@ -137,3 +162,178 @@ def test_setup_py_project_locks_its_dependencies_and_build_backend(images: Image
     assert r.status_code == 200, r.text
     assert r.json()["data"]["ndarray"] == [[10.0, 25.0]]
     assert r.json()["meta"]["tags"]["toolz"] == "0.12.1"
+
+
+# --- a base image whose Python is not the host's: pip-compile in a container of it ------------------
+
+TRIXIE = os.environ.get("MODELPACK_TEST_TRIXIE_IMAGE", "modelpack-test-base:trixie")  # Python 3.13
+MARKERS = """python-dateutil>=2.8
+tomli==2.0.1; python_version < "3.12"
+six==1.16.0; python_version >= "3.13"
+"""
+MARKER_MODEL = """import sys
+from importlib.metadata import PackageNotFoundError, version
+
+
+def _version(name):
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+class Model:
+    def predict(self, X, feature_names=None, meta=None):
+        return X
+
+    def tags(self):
+        names = ("six", "tomli", "python-dateutil", "mp-private-demo")
+        return {"python": "%d.%d" % sys.version_info[:2], **{n: _version(n) for n in names}}
+"""
+
+
+def _marker_source(tmp_path: Path, requirements: str = MARKERS) -> Path:
+    src = tmp_path / "markers"
+    (src / ".s2i").mkdir(parents=True)
+    (src / ".s2i" / "environment").write_text("MODEL_NAME=Model\n")
+    (src / "Model.py").write_text(MARKER_MODEL)
+    (src / "requirements.txt").write_text(requirements)
+    return src
+
+
+def _lock_containers(client: docker.DockerClient) -> list[str]:
+    return [c.name for c in client.containers.list(all=True, filters={"label": "io.modelpack.lock"})]
+
+
+def test_lock_for_another_python_runs_in_the_image_and_builds_locked(
+        images: Images, infra: Infra, run_container, tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    host = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert host == "3.11", "this test needs a host Python different from the trixie image's 3.13"
+    src = _marker_source(tmp_path)
+    # the host's interpreter (3.11) evaluates the markers when the image runs 3.11
+    here = run_cli("lock", str(src), "--base-image", infra.base_image, "--ca-cert", infra.ca_cert)
+    assert here.returncode == 0, here.explain()
+    assert "pip-compile runs on this machine (Python 3.11, the same Python)" in here.stderr, here.explain()
+    assert "resolved on this machine" in here.stdout
+    host_pins = _pins(src / "requirements.lock")
+    assert "tomli" in host_pins and "six" not in host_pins, host_pins
+
+    # trixie runs 3.13: pip-compile runs in a container of it, and the markers flip
+    locked = run_cli("lock", str(src), "--base-image", TRIXIE, "--ca-cert", infra.ca_cert)
+    assert locked.returncode == 0, locked.explain()
+    assert f"{TRIXIE} runs Python 3.13." in locked.stderr and "pip-compile runs in a container" in locked.stderr
+    assert f"resolved in a container of {TRIXIE}" in locked.stdout, locked.explain()
+    text = (src / "requirements.lock").read_text()
+    assert "# modelpack-lock target python 3.13 platform linux/amd64" in text, text[:400]
+    assert f"# modelpack-lock base-image {TRIXIE}" in text
+    assert "# This file is autogenerated by pip-compile with Python 3.13" in text  # the image's interpreter ran it
+    pins = _pins(src / "requirements.lock")
+    assert pins.get("six") == "1.16.0" and "tomli" not in pins, text
+    assert "python-dateutil" in pins and "tzdata" in pins, text
+    assert all("--hash=sha256:" in block for block in text.split("==")[1:]), text
+    assert _lock_containers(docker_client) == []  # the pip-compile container is gone
+
+    tag, built = images.build(src, "lock-trixie", "--locked", "--base-image", TRIXIE, "--ca-cert", infra.ca_cert,
+                              base=False)
+    assert built.returncode == 0, built.explain()
+    assert "--require-hashes --no-deps -r requirements.lock" in built.output
+    app = run_container(tag)
+    r = app.post("/api/v1.0/predictions", {"data": {"ndarray": [[1]]}})
+    assert r.status_code == 200, r.text
+    tags = r.json()["meta"]["tags"]
+    assert tags["python"] == "3.13" and tags["six"] == "1.16.0" and tags["tomli"] is None, tags
+    assert tags["python-dateutil"] == pins["python-dateutil"], tags
+
+    # the trixie lock does not fit the 3.11 image: --locked says so in one line
+    stale = run_cli("build", str(src), "x", "--dry-run", "--locked", "--base-image", infra.base_image)
+    assert stale.returncode == 7, stale.explain()
+    assert stale.error_lines() == [
+        (f"error: --locked: requirements.lock is stale: the base image ({TRIXIE} with Python 3.13 -> "
+        f"{infra.base_image} with Python 3.11) since requirements.lock was written; run `modelpack lock SRC`")]
+
+
+@pytest.mark.parametrize("backend", ["engine", "buildkit"])
+def test_private_index_lock_in_a_container_leaks_nothing(images: Images, infra: Infra, run_container, tmp_path: Path,
+                                                        docker_client: docker.DockerClient, backend: str) -> None:
+    src = _marker_source(tmp_path, MARKERS + "mp-private-demo==0.1.0\n")
+    token = uuid.uuid4().hex
+    password = f"idxpw-{token[:16]}"
+    wheel = make_wheel(tmp_path / "dist", "mp-private-demo", "0.1.0",
+                       {"mp_private_demo/__init__.py": "SECRET_SAUCE = 7\n"})
+    ca_needles = ca_bundle_with_marker(infra, tmp_path, f"modelpack-test-ca-{token[16:]}")
+    tool_repo = f"modelpack-it/lock-tool-{backend}-{RUN_ID}"  # a fresh tool image, built with these secrets
+    env = {"MODELPACK_LOCK_TOOL_IMAGE": tool_repo, "MODELPACK_BACKEND": backend}
+    with PrivateIndex([wheel], "reader", password) as index:
+        url = f"http://reader:{password}@127.0.0.1:{index.port}/simple"
+        trusted = f"127.0.0.1:{index.port}"
+        flags = ["--base-image", TRIXIE, "-e", f"EXTRA_INDEX_URL={url}", "-e", f"PIP_TRUSTED_HOST={trusted}",
+                 "--ca-cert", str(tmp_path / "bundle.pem")]
+        locked = run_cli("lock", str(src), *flags, env=env)
+        seen = list(index.requests)
+        tools = [t for i in docker_client.images.list(name=tool_repo) for t in i.tags]
+        images.tags.extend(tools)  # removed at the end of the session
+        assert locked.returncode == 0, locked.explain()
+        assert ("/simple/mp-private-demo/", 200) in seen, seen  # resolved through the private index
+        assert f"building {tool_repo}:" in locked.stderr, locked.explain()  # this run built the tool image
+        text = (src / "requirements.lock").read_text()
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        assert f"mp-private-demo==0.1.0 \\\n    --hash=sha256:{digest}" in text, text
+        needles = {"password": password.encode(), "index url": url.encode(), "trusted host": trusted.encode(),
+                   **{f"ca bundle bytes {i}": n for i, n in enumerate(ca_needles)}}
+        for name, needle in needles.items():
+            assert needle.decode() not in text, f"{name} in the lock"
+            assert needle.decode() not in locked.output, f"{name} printed by modelpack lock"
+        assert "--extra-index-url" not in text and "--trusted-host" not in text
+        assert _lock_containers(docker_client) == []  # the container (and the settings file in it) is gone
+        # the lock-tool image: every layer, its config and history
+        assert len(tools) == 1, tools
+        control = {"control": b"pip-compile"}  # positive control: pip-tools' files are in a layer
+        found = scan_stream(docker_client.api.get_image(tools[0], chunk_size=1 << 20), {**needles, **control})
+        assert found == {"control"}, f"found in the lock-tool image: {sorted(found - {'control'})}"
+        meta = json.dumps(docker_client.api.inspect_image(tools[0])) + json.dumps(docker_client.api.history(tools[0]))
+        assert not scan_stream([meta.encode()], needles)
+        if backend == "engine":
+            return  # the build --locked below is the same for both
+        tag, built = images.build(src, "lock-trixie-private", "--locked", *flags, base=False)
+        assert built.returncode == 0, built.explain()
+    app = run_container(tag)
+    tags = app.post("/api/v1.0/predictions", {"data": {"ndarray": [[1]]}}).json()["meta"]["tags"]
+    assert tags["mp-private-demo"] == "0.1.0" and tags["python"] == "3.13", tags
+
+
+def test_lock_in_a_container_failures_are_one_line(tmp_path: Path, infra: Infra,
+                                                   docker_client: docker.DockerClient) -> None:
+    src = _marker_source(tmp_path, "modelpack-h2-no-such-package-xyz==1.0\n")
+    result = run_cli("lock", str(src), "--base-image", TRIXIE, "--ca-cert", infra.ca_cert)
+    assert result.returncode == 7, result.explain()
+    assert len(result.error_lines()) == 1, result.explain()
+    line = result.error_lines()[0]
+    assert line.startswith(f"error: pip-compile failed (in a container of {TRIXIE}, Python 3.13): "), line
+    assert "modelpack-h2-no-such-package-xyz" in line, line
+    assert not (src / "requirements.lock").exists()
+    assert _lock_containers(docker_client) == []
+
+    # a folder on the build host cannot be hash-checked: refused, with the fix
+    (src / "libs" / "helper" / "helper").mkdir(parents=True)
+    (src / "libs" / "helper" / "helper" / "__init__.py").write_text("X = 1\n")
+    (src / "libs" / "helper" / "pyproject.toml").write_text(
+        '[project]\nname = "helper"\nversion = "1.0"\n[build-system]\nrequires = ["setuptools"]\n'
+        'build-backend = "setuptools.build_meta"\n')
+    (src / "requirements.txt").write_text("./libs/helper\n")
+    local = run_cli("lock", str(src), "--base-image", TRIXIE, "--ca-cert", infra.ca_cert)
+    assert local.returncode == 7, local.explain()
+    assert len(local.error_lines()) == 1, local.explain()
+    assert "is a local folder, not a package file" in local.error_lines()[0], local.explain()
+    assert "file:///modelpack-lock" not in local.stderr and "wheels/" in local.error_lines()[0]
+
+    # no daemon: the image's Python cannot be learnt, one line, exit 4; the host path needs no daemon
+    gone = {"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
+    (src / "requirements.txt").write_text("six==1.16.0\n")
+    nodaemon = run_cli("lock", str(src), "--base-image", TRIXIE, env=gone)
+    assert nodaemon.returncode == 4, nodaemon.explain()
+    assert len(nodaemon.error_lines()) == 1, nodaemon.explain()
+    assert nodaemon.error_lines()[0].startswith(f"error: --base-image {TRIXIE}: modelpack lock runs the image's "
+                                                "python3 to learn its Python: cannot reach the Docker daemon")
+    hostpath = run_cli("lock", str(src), "--ca-cert", infra.ca_cert, env=gone)  # python:3.11-slim = the host's
+    assert hostpath.returncode == 0, hostpath.explain()
+    assert _pins(src / "requirements.lock") == {"six": "1.16.0"}

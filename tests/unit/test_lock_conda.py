@@ -11,6 +11,20 @@ from packager.errors import SourceError
 from packager.pipeline import plan
 from packager.spec import BuildOptions
 
+
+def run_steps(dockerfile: str) -> list[str]:
+    """The RUN instructions of a Dockerfile text, each joined into one line (continuations included)."""
+    steps: list[str] = []
+    lines = iter(dockerfile.splitlines())
+    for line in lines:
+        if line.startswith("RUN "):
+            step = line
+            while step.endswith("\\"):
+                step = step[:-1] + next(lines, "")
+            steps.append(step[4:])
+    return steps
+
+
 GOOD = "channels: [conda-forge]\ndependencies:\n  - python=3.11\n  - numpy\n  - pip:\n    - six==1.16.0\n"
 
 
@@ -78,3 +92,25 @@ def test_conda_lock_round_trip_and_staleness(tmp_path: Path) -> None:
     assert load_spec(BuildOptions(src=src, locked=True)).install_lock == "conda-lock.yml"  # used by the build
     (src / "environment.yml").write_text(GOOD + "# edited\n")
     assert read_conda_lock(src, env, "linux-64") == ("stale", None)
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_conda_stage_on_buildkit_uses_secret_and_cache_mounts(tmp_path: Path, installer: str) -> None:
+    src = _source(tmp_path, GOOD)
+    options = BuildOptions(src=src, backend="buildkit", installer=installer,
+                           env=(("EXTRA_INDEX_URL", "https://u:pw@idx.example/simple"), ("IDX_TOKEN", "t0k")),
+                           ca_cert=Path(__file__))
+    stage = plan(options).dockerfile.split("# Final stage", 1)[0]
+    assert "ARG EXTRA_INDEX_URL" not in stage and "ARG IDX_TOKEN" not in stage and "COPY modelpack/ca.crt" not in stage
+    assert "ARG MODELPACK_SECRETS_DIGEST" in stage  # a changed secret still reruns the installs
+    runs = run_steps(stage)
+    cache = "/root/.cache/uv" if installer == "uv" else "/root/.cache/pip"
+    create = [r for r in runs if "conda_create.py" in r]
+    assert len(create) == 1 and create[0].startswith("--mount=type=cache,target=/root/.cache/rattler ")
+    assert create[0].rstrip().endswith("/root/.cache/rattler/cache/pkgs")  # py-rattler's package cache
+    for marker in ("modelpack_runtime-", "conda-pip-requirements.txt"):
+        [step] = [r for r in runs if marker in r]
+        assert f"--mount=type=cache,target={cache}" in step and "--mount=type=secret,id=pip_env,required=true" in step
+        assert "--mount=type=secret,id=ca,target=/tmp/modelpack/ca.crt" in step
+        assert ("/opt/uv/bin/uv pip install --python /opt/conda/envs/microservice/bin/python" in step) == (installer == "uv")
+    assert "pw" not in stage and "t0k" not in stage
