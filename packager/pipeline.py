@@ -57,7 +57,9 @@ def plan(options: BuildOptions) -> Plan:
     """Read and validate the source; render the Dockerfile text in memory. Raises SourceError."""
     spec = load_spec(options)
     layout = plan_layout(spec)
-    return Plan(options, spec, layout, render_dockerfile(spec, layout), spec.tags, layout.secret_args)
+    weights_image = spec.weights.image if spec.weights else None  # a helper image (packager.weights)
+    dockerfile = render_dockerfile(spec, layout, weights_image)
+    return Plan(options, spec, layout, dockerfile, spec.tags, layout.secret_args)
 
 
 def execute(plan: Plan, progress: Any = None) -> Outcome:
@@ -71,9 +73,15 @@ def execute(plan: Plan, progress: Any = None) -> Outcome:
     progress = progress or Progress(plan.options.progress)
     for warning in plan.spec.warnings:
         progress.warn(warning)
+    weights_image = None
+    if plan.spec.weights is not None:  # built once per content; the context below omits the files
+        from .backend import weights
+
+        weights_image = weights.ensure(plan.spec.weights, progress)
     workdir = Path(tempfile.mkdtemp(prefix="modelpack-ctx-"))
     try:
-        ctx = render_context(plan.spec, workdir / "context", include_secrets=True)
+        ctx = render_context(plan.spec, workdir / "context", include_secrets=True, weights_image=weights_image,
+                             dockerfile=plan.dockerfile)
         progress.line(f"build context: {ctx.file_count} files, {human(ctx.size_bytes)}")
         result = builder.build(
             ctx,
