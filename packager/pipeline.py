@@ -137,6 +137,11 @@ def serve_local(
             "MODEL_NAME is not set", "add MODEL_NAME=Model to .s2i/environment or pass -e MODEL_NAME=Model"
         )
     check_model_name(root, model_name)
+    from .weights import MODEL_DIR_KEY
+
+    model_dir = merged.pop(MODEL_DIR_KEY, None)  # a build setting: in the image, MODEL_URI=/mnt/models
+    if model_dir and "MODEL_URI" not in merged and "MODEL_URI" not in os.environ:
+        merged["MODEL_URI"] = str((root / model_dir).resolve())  # here: the folder itself
     os.environ.update(merged)  # user code reads its env as it would in the image
     argv = [
         model_name,

@@ -120,7 +120,7 @@ def parse_requirement(line: str, requirement_class=None) -> Req | None:
         return None
     marker = text.split(";", 1)[1] if ";" in text else ""
     found = re.search(r"""extra\s*==\s*['"]([^'"]+)['"]""", marker)
-    extras = frozenset(normalize(e) for e in (match.group(2) or "[]")[1:-1].split(",") if e.strip())
+    extras = frozenset(normalize(e.strip()) for e in (match.group(2) or "[]")[1:-1].split(",") if e.strip())
     return Req(normalize(match.group(1)), extras, normalize(found.group(1)) if found else "", True)
 
 
