@@ -223,25 +223,36 @@ def _align(buf: bytearray, alignment: int) -> None:
         buf.extend(b"\0" * (alignment - len(buf) % alignment))
 
 
-def _remap_symbols(elf: _Elf, data: bytes, symtab: _Section, mapping: dict[int, int]) -> bytes:
-    """The .symtab section with st_shndx renumbered; NotStrippable if a symbol is in a removed section."""
+STT_SECTION = 3
+STB_LOCAL = 0
+
+
+def _remap_symbols(elf: _Elf, data: bytes, symtab: _Section, mapping: dict[int, int]) -> tuple[bytes, int]:
+    """The .symtab section with st_shndx renumbered, and how many symbols it dropped: the local
+    section symbols of removed sections go (as objcopy does); any other symbol defined in a removed
+    section makes the file NotStrippable."""
     fmt = elf.fmt.sym
     size = struct.calcsize(fmt)
     if symtab.entsize != size or symtab.size % size:
         raise NotStrippable(f"{symtab.name}: unexpected symbol size {symtab.entsize}")
-    out = bytearray(data[symtab.offset:symtab.offset + symtab.size])
-    shndx_field = 3 if elf.fmt.word_align == 8 else 5
-    for pos in range(0, len(out), size):
-        fields = list(struct.unpack_from(fmt, out, pos))
+    raw = data[symtab.offset:symtab.offset + symtab.size]
+    shndx_field, info_field = (3, 1) if elf.fmt.word_align == 8 else (5, 3)
+    out = bytearray()
+    dropped = 0
+    for pos in range(0, len(raw), size):
+        fields = list(struct.unpack_from(fmt, raw, pos))
         shndx = int(fields[shndx_field])
-        if shndx == 0 or shndx >= SHN_LORESERVE:
-            continue
-        if shndx not in mapping:
-            raise NotStrippable(f"{symtab.name}: a symbol is defined in removed section {elf.sections[shndx].name}")
-        if mapping[shndx] != shndx:
+        if shndx != 0 and shndx < SHN_LORESERVE:
+            if shndx not in mapping:
+                info = int(fields[info_field])
+                if info & 0xF == STT_SECTION and info >> 4 == STB_LOCAL and pos // size < symtab.info:
+                    dropped += 1  # only locals, which all come before sh_info: later indices shift alike
+                    continue
+                raise NotStrippable(f"{symtab.name}: a symbol is defined in removed section "
+                                    f"{elf.sections[shndx].name}")
             fields[shndx_field] = mapping[shndx]
-            struct.pack_into(fmt, out, pos, *fields)
-    return bytes(out)
+        out += struct.pack(fmt, *fields)
+    return bytes(out), dropped
 
 
 def strip_debug(data: bytes) -> StripResult:
@@ -259,11 +270,22 @@ def strip_debug(data: bytes) -> StripResult:
         return StripResult(None, (), 0, reason)
     kept = [s for s in elf.sections if s.index not in removed]
     mapping = {s.index: new for new, s in enumerate(kept)}
+    contents: dict[int, bytes] = {}
+    dropped: dict[int, int] = {}  # symbol table index -> local symbols dropped from it
     try:
-        contents = {s.index: (_remap_symbols(elf, data, s, mapping) if s.type == SHT_SYMTAB
-                              else data[s.offset:s.offset + s.file_size]) for s in kept if not s.alloc}
+        for s in kept:
+            if s.alloc:
+                continue
+            if s.type == SHT_SYMTAB:
+                contents[s.index], dropped[s.index] = _remap_symbols(elf, data, s, mapping)
+            else:
+                contents[s.index] = data[s.offset:s.offset + s.file_size]
     except NotStrippable as exc:
         return StripResult(None, (), 0, str(exc))
+    if any(dropped.values()):  # symbol indices shift: nothing kept may refer to them by index
+        users = [s.name for s in kept if s.link in dropped and dropped[s.link] and s.type != SHT_SYMTAB]
+        if users:
+            return StripResult(None, (), 0, f"{users[0]} refers to symbols by index")
     out = bytearray(data[:cut])
     offsets: dict[int, int] = {}
     for s in kept:
@@ -281,8 +303,9 @@ def strip_debug(data: bytes) -> StripResult:
     _align(out, elf.fmt.word_align)
     shoff = len(out)
     for s in kept:
-        info = mapping[s.info] if s.info_is_index() and s.info else s.info
-        out += struct.pack(elf.fmt.shdr, s.sh_name, s.type, s.flags, s.addr, offsets[s.index], s.size,
+        info = mapping[s.info] if s.info_is_index() and s.info else s.info - dropped.get(s.index, 0)
+        size = len(contents[s.index]) if s.index in contents else s.size
+        out += struct.pack(elf.fmt.shdr, s.sh_name, s.type, s.flags, s.addr, offsets[s.index], size,
                            mapping.get(s.link, 0), info, s.addralign, s.entsize)
     header = list(elf.header)
     header[6], header[12], header[13] = shoff, len(kept), mapping[elf.shstrndx]
@@ -309,6 +332,7 @@ def _verify(before: bytes, after: bytes, elf: _Elf, kept: list[_Section], conten
         raise AssertionError("section names changed")
     for old, now in zip(kept, new.sections):
         expected = contents.get(old.index, before[old.offset:old.offset + old.file_size])
-        if after[now.offset:now.offset + now.file_size] != expected or (old.type, old.flags, old.addr, old.size) != (
+        size = len(expected) if old.index in contents else old.size
+        if after[now.offset:now.offset + now.file_size] != expected or (old.type, old.flags, old.addr, size) != (
                 now.type, now.flags, now.addr, now.size):
             raise AssertionError(f"section {old.name} changed")

@@ -319,12 +319,19 @@ class _Stripped:
     target: tuple[str, str]
 
 
+def installed_by_pip(dist: Dist) -> bool:
+    """pip or uv installed it. A conda package's files are conda's (conda-meta records their
+    hashes), so they are left as they are."""
+    installer = (dist.dist.read_text("INSTALLER") or "").strip().lower()  # type: ignore[attr-defined]
+    return installer in ("pip", "uv", "")
+
+
 def strip_closure(dists: dict[str, Dist], names: set[str]) -> tuple[int, int, list[str]]:
-    """Strip the ELF files of `names`, check each one loads, put back any that does not.
-    Returns (files stripped, bytes saved, notes)."""
+    """Strip the ELF files of `names` that pip or uv installed, check each one loads, put back
+    any that does not. Returns (files stripped, bytes saved, notes)."""
     done: list[_Stripped] = []
     notes: list[str] = []
-    for name in sorted(names):
+    for name in sorted(n for n in names if installed_by_pip(dists[n])):
         for rel, path in dist_files(dists[name]):
             if not _SHARED_LIBRARY.search(path.name) or not path.is_file():
                 continue
@@ -358,7 +365,7 @@ def strip_closure(dists: dict[str, Dist], names: set[str]) -> tuple[int, int, li
 
 def drop_sources(dists: dict[str, Dist], names: set[str]) -> tuple[int, int]:
     count = freed = 0
-    for name in sorted(names):
+    for name in sorted(n for n in names if installed_by_pip(dists[n])):
         dist = dists[name]
         removed: dict[str, bytes | None] = {}
         dirs: set[Path] = set()

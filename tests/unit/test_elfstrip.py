@@ -146,16 +146,42 @@ def test_unsafe_layouts_are_refused(httptools_so: Path) -> None:
         assert strip_debug(bad).data is None
 
 
-def test_a_symbol_in_a_debug_section_is_refused(httptools_so: Path) -> None:
-    data = bytearray(httptools_so.read_bytes())
+def _set_symbol(data: bytearray, index: int, info: int, shndx: int) -> tuple[elfstrip._Section, int]:
     elf = elfstrip._parse(bytes(data))
     symtab = next(s for s in elf.sections if s.name == ".symtab")
-    debug = next(s for s in elf.sections if s.name == ".debug_info")
     size = struct.calcsize(elf.fmt.sym)
-    fields = list(struct.unpack_from(elf.fmt.sym, data, symtab.offset + size))  # symbol 1 (0 is the null one)
-    fields[3] = debug.index
-    struct.pack_into(elf.fmt.sym, data, symtab.offset + size, *fields)
+    fields = list(struct.unpack_from(elf.fmt.sym, data, symtab.offset + index * size))
+    fields[1], fields[3] = info, shndx  # ELF64: st_info, st_shndx
+    struct.pack_into(elf.fmt.sym, data, symtab.offset + index * size, *fields)
+    return symtab, size
+
+
+def test_a_function_in_a_debug_section_is_refused(httptools_so: Path) -> None:
+    data = bytearray(httptools_so.read_bytes())
+    elf = elfstrip._parse(bytes(data))
+    debug = next(s for s in elf.sections if s.name == ".debug_info")
+    symtab = next(s for s in elf.sections if s.name == ".symtab")
+    last = symtab.size // symtab.entsize - 1  # a global symbol (they come after the locals)
+    _set_symbol(data, last, (1 << 4) | 2, debug.index)  # STB_GLOBAL, STT_FUNC
     assert strip_debug(bytes(data)).reason == ".symtab: a symbol is defined in removed section .debug_info"
+
+
+def test_section_symbols_of_debug_sections_are_dropped(httptools_so: Path) -> None:
+    """pysimdjson's csimdjson.abi3.so has a local section symbol for each of its debug sections;
+    like objcopy, the rewrite drops them (later symbols shift down, sh_info follows)."""
+    data = bytearray(httptools_so.read_bytes())
+    elf = elfstrip._parse(bytes(data))
+    debug = next(s for s in elf.sections if s.name == ".debug_line")
+    symtab, size = _set_symbol(data, 1, elfstrip.STT_SECTION, debug.index)  # STB_LOCAL, STT_SECTION
+    result = strip_debug(bytes(data))
+    assert result.data is not None, result.reason
+    new = elfstrip._parse(result.data)
+    new_symtab = next(s for s in new.sections if s.name == ".symtab")
+    assert new_symtab.size == symtab.size - size and new_symtab.info == symtab.info - 1
+    old_rest = bytes(data[symtab.offset + 2 * size:symtab.offset + symtab.size])
+    new_rest = result.data[new_symtab.offset + size:new_symtab.offset + new_symtab.size]
+    assert len(old_rest) == len(new_rest)  # every other symbol, in order (only st_shndx may be renumbered)
+    assert result.data[new_symtab.offset:new_symtab.offset + size] == bytes(data[symtab.offset:symtab.offset + size])
 
 
 def test_symbols_of_moved_sections_are_renumbered(httptools_so: Path) -> None:
@@ -174,3 +200,24 @@ def test_symbols_of_moved_sections_are_renumbered(httptools_so: Path) -> None:
     moved = struct.unpack_from(new.fmt.sym, result.data, new_symtab.offset + size)
     assert moved[3] == new_symtab.index < symtab.index
     assert new.sections[new_symtab.link].name == ".strtab"
+
+
+def test_pysimdjson_is_stripped_and_still_parses(tmp_path: Path) -> None:
+    """pysimdjson 7 (a runtime dependency for JSON -> numpy) ships a 7.5 MB csimdjson.abi3.so with
+    DWARF and a local section symbol per debug section."""
+    simdjson = pytest.importorskip("simdjson")
+    import csimdjson
+
+    so = Path(csimdjson.__file__)
+    result = strip_debug(so.read_bytes())
+    assert result.data is not None, result.reason
+    assert len(result.data) < so.stat().st_size // 5
+    shutil.copytree(Path(simdjson.__file__).parent, tmp_path / "simdjson")
+    (tmp_path / so.name).write_bytes(result.data)
+    code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+            "import csimdjson, simdjson\n"
+            f"assert csimdjson.__file__.startswith({str(tmp_path)!r})\n"
+            "print(simdjson.Parser().parse(b'{\"a\": [1, 2.5]}').as_dict())\n")
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{'a': [1, 2.5]}"

@@ -25,10 +25,11 @@ def _hash(data: bytes) -> str:
 
 
 def add_dist(site: Path, name: str, files: dict[str, bytes], requires: tuple[str, ...] = (),
-             extras: tuple[str, ...] = ()) -> Path:
-    """A distribution as pip leaves it: its files, METADATA (Requires-Dist) and RECORD."""
+             extras: tuple[str, ...] = (), installer: str = "pip") -> Path:
+    """A distribution as pip leaves it: its files, METADATA (Requires-Dist), INSTALLER and RECORD."""
     info = site / f"{name.replace('-', '_')}-1.0.dist-info"
     info.mkdir(parents=True)
+    (info / "INSTALLER").write_text(installer + "\n")
     meta = ["Metadata-Version: 2.1", f"Name: {name}", "Version: 1.0"]
     meta += [f"Provides-Extra: {e}" for e in extras] + [f"Requires-Dist: {r}" for r in requires]
     (info / "METADATA").write_text("\n".join(meta) + "\n")
@@ -39,6 +40,7 @@ def add_dist(site: Path, name: str, files: dict[str, bytes], requires: tuple[str
         path.write_bytes(data)
         rows.append(f"{rel},{_hash(data)},{len(data)}")
     rows.append(f"{info.name}/METADATA,,")
+    rows.append(f"{info.name}/INSTALLER,,")
     rows.append(f"{info.name}/RECORD,,")
     (info / "RECORD").write_text("\n".join(rows) + "\n")
     return info
@@ -72,7 +74,7 @@ def test_finish_strips_checks_drops_and_removes(venv: tuple[Path, Path], tmp_pat
     assert strip_debug(debug_so).data is not None, "this test needs a shared object with debug sections"
     ext = parser_so.rsplit("/", 1)[1].split(".", 1)[1]  # cpython-311-x86_64-linux-gnu.so
     add_dist(site, "modelpack-runtime", {"modelpack_runtime/__init__.py": b""},
-             requires=("httptools", "fastlib", "sharedlib", "never-installed>=1",
+             requires=("httptools", "fastlib", "sharedlib", "condalib", "never-installed>=1",
                        "winonly; sys_platform == 'win32'", "docs-only; extra == 'docs'"))
     add_dist(site, "httptools", {**httptools, "httptools/parser/parser.pyx": b"# cython\n" * 100})
     fastlib = add_dist(site, "fastlib", {
@@ -85,6 +87,9 @@ def test_finish_strips_checks_drops_and_removes(venv: tuple[Path, Path], tmp_pat
         "fastlib/src/fast.c": b"int x;\n" * 1000,
         "fastlib/include/fast.h": b"#define X 1\n" * 1000,
     })
+    # a conda package: its files are conda's (conda-meta records their hashes), left as they are
+    add_dist(site, "condalib", {"condalib/libc.so": debug_so, "condalib/include/c.h": b"#define C\n"},
+             installer="conda")
     shared = add_dist(site, "sharedlib", {"sharedlib/__init__.py": b"", "sharedlib/include/s.h": b"#define S\n"})
     add_dist(site, "userlib", {"userlib/__init__.py": b""}, requires=("sharedlib", "setuptools>=40"))
     add_dist(site, "winonly", {"winonly/__init__.py": b""})
@@ -117,8 +122,9 @@ def test_finish_strips_checks_drops_and_removes(venv: tuple[Path, Path], tmp_pat
     assert (site / f"fastlib/_broken.{ext}").read_bytes() == debug_so
     assert f"fastlib/_broken.{ext}: restored unstripped (ImportError" in out
     # httptools' two modules and the helper library; the runtime's closure is modelpack-runtime,
-    # httptools, fastlib and sharedlib (winonly's marker is false here, docs-only is an extra)
-    assert "stripped debug sections from 3 shared objects of the runtime's 4 distributions" in out
+    # httptools, fastlib, sharedlib and condalib (winonly's marker is false here, docs-only is an extra)
+    assert "stripped debug sections from 3 shared objects of the runtime's 5 distributions" in out
+    assert (site / "condalib/libc.so").read_bytes() == debug_so and (site / "condalib/include/c.h").is_file()
     # RECORD follows the stripped file
     stripped = (site / parser_so).read_bytes()
     assert record(next(site.glob("httptools-*.dist-info")))[parser_so] == f"{parser_so},{_hash(stripped)},{len(stripped)}"
