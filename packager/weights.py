@@ -164,7 +164,10 @@ def load(model_dir: Path | None, root: Path, env_value: str | None, env_origin: 
     """The model folder of a build: --model-dir (wins) or MODELPACK_MODEL_DIR inside the source."""
     if model_dir is not None:
         origin = f"--model-dir {model_dir}"
-        return scan(check_folder(model_dir, origin), origin)
+        folder = check_folder(model_dir, origin)
+        if folder == root.resolve():
+            raise SourceError(f"{origin}: is the source folder itself", "move the model files into a sub-folder")
+        return scan(folder, origin)
     if not env_value:
         return None
     origin = f"{env_origin}: {MODEL_DIR_KEY}={env_value}"

@@ -72,6 +72,14 @@ def test_bad_model_dir_key(tmp_path: Path, value: str, message: str) -> None:
         f"error: .s2i/environment line 2: MODELPACK_MODEL_DIR={value}: {message}"]
 
 
+def test_model_dir_cannot_be_the_source_itself(tmp_path: Path) -> None:
+    root = source(tmp_path)
+    result = cli("build", str(root), "me/x:1", "--dry-run", "--model-dir", str(root))
+    assert result.returncode == 3
+    assert result.stderr.splitlines() == [
+        f"error: --model-dir {root}: is the source folder itself; move the model files into a sub-folder"]
+
+
 def test_model_dir_key_takes_the_folder_out_of_the_source(tmp_path: Path) -> None:
     root = source(tmp_path, "MODEL_NAME=Model\nMODELPACK_MODEL_DIR=model\nMODELPACK_KEEP_PIP=0\n")
     (root / "model").mkdir()
