@@ -53,7 +53,8 @@ class Builder:
 def _load(directory: Path) -> Builder:
     path = directory / BUILDER_FILE
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's loader when PyYAML has it: ten times faster, and every build reads these files
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, yaml.YAMLError) as exc:
         raise SourceError(
             f"{path}: cannot read builder ({exc.__class__.__name__})", "fix builder.yaml"

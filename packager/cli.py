@@ -292,24 +292,62 @@ def dockerfile(
     healthcheck: bool = HealthOpt,
     model_dir: Optional[Path] = ModelDirOpt,
     layout: Optional[str] = LayoutOpt,
+    backend: str = typer.Option(
+        "engine", "--backend", envvar="MODELPACK_BACKEND",
+        help="engine (plain Dockerfile: docker, kaniko, buildah) | buildkit (secret and cache mounts) | auto",
+    ),
+    installer: str = typer.Option(
+        INSTALLER_DEFAULT, "--installer", envvar="MODELPACK_INSTALLER", help="uv | pip, as for build",
+    ),
 ) -> None:
-    """Render the build context (Dockerfile + files) into OUTDIR without building it."""
+    """Render the build context (Dockerfile + files) into OUTDIR without building it. The Dockerfile
+    is written for --backend (default engine: no RUN --mount, any builder) and --installer."""
     from .render import render_context
     from .spec import load_spec
 
+    backend = _checked_backend_installer(backend, installer)
     options = _options(
         src, (), env, env_file, context_dir, builder, python, base_image, wheels, ca_cert, label, healthcheck,
-        model_dir=model_dir, layout=layout,
+        model_dir=model_dir, layout=layout, backend=backend, installer=installer,
     )
     spec = load_spec(options)
     for warning in spec.warnings:
         _warn(warning)
-    ctx = render_context(spec, outdir, include_secrets=False)
-    typer.echo(f"wrote {ctx.directory / ctx.dockerfile} ({ctx.file_count} files, {ctx.size_bytes} bytes)")
+    ctx = render_context(spec, outdir, include_secrets=False)  # self-contained: the model files included
+    typer.echo(f"wrote {ctx.directory / ctx.dockerfile} ({ctx.file_count} files, {ctx.size_bytes} bytes; "
+               f"backend {backend}, installer {installer})")
     names = [k for k, _ in spec.secret_env]
-    if names:
+    if backend == "buildkit":
+        from .flavour import SECRET_CA_ID, SECRET_ENV_ID, SECRETS_DIGEST_ARG
+
+        secrets = ""
+        if names:
+            secrets += (f" --secret id={SECRET_ENV_ID},src=FILE --build-arg {SECRETS_DIGEST_ARG}=DIGEST")
+        if spec.ca_cert is not None:
+            from .constants import CTX_CA_FILE
+
+            secrets += f" --secret id={SECRET_CA_ID},src={ctx.directory / CTX_CA_FILE}"
+        typer.echo(f"build with: DOCKER_BUILDKIT=1 docker build{secrets} {ctx.directory}")
+        if names:
+            typer.echo(f"build-only values are not written: FILE holds one NAME='value' line for each of "
+                       f"{', '.join(names)}; DIGEST is any value that changes when they do")
+    elif names:
         args = " ".join(f"--build-arg {n}" for n in names)
         typer.echo(f"build-only values are not written; build with: docker build {args} {ctx.directory}")
+
+
+def _checked_backend_installer(backend: str, installer: str) -> str:
+    """--backend and --installer as `build` checks them; auto resolves like `build` (probing docker)."""
+    if installer not in INSTALLERS:
+        raise UsageError(f'--installer "{installer}": expected {" or ".join(INSTALLERS)}')
+    if backend not in ("engine", "buildkit", "auto"):
+        raise UsageError(f'--backend "{backend}": expected engine, buildkit or auto')
+    if backend == "auto":
+        from .backend.buildkit import select_backend
+
+        backend, line = select_backend(backend)
+        typer.echo(line, err=True)
+    return backend
 
 
 @app.command(epilog=EXIT_CODES)

@@ -22,6 +22,10 @@ MODEL_NAME = "MODEL_NAME"
 SERVICE_TYPE = "SERVICE_TYPE"
 PERSISTENCE = "PERSISTENCE"
 HEALTHCHECK_KEY = "MODELPACK_HEALTHCHECK"
+KEEP_PIP_KEY = "MODELPACK_KEEP_PIP"  # 1: the image keeps pip, setuptools and wheel (packager/slim)
+# Build settings read from .s2i/environment that are not an ENV of the image: they change how the
+# image is built, not how it runs (so toggling one does not touch the final stage's ENV layer).
+BUILD_SETTINGS = (KEEP_PIP_KEY, "MODELPACK_MODEL_DIR")
 SERVICE_TYPES = ("MODEL", "ROUTER", "TRANSFORMER", "COMBINER", "OUTLIER_DETECTOR")
 DEFAULT_SERVICE_TYPE = "MODEL"
 DEFAULT_PERSISTENCE = "0"

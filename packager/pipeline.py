@@ -57,7 +57,9 @@ def plan(options: BuildOptions) -> Plan:
     """Read and validate the source; render the Dockerfile text in memory. Raises SourceError."""
     spec = load_spec(options)
     layout = plan_layout(spec)
-    return Plan(options, spec, layout, render_dockerfile(spec, layout), spec.tags, layout.secret_args)
+    weights_image = spec.weights.image if spec.weights else None  # a helper image (packager.weights)
+    dockerfile = render_dockerfile(spec, layout, weights_image)
+    return Plan(options, spec, layout, dockerfile, spec.tags, layout.secret_args)
 
 
 def execute(plan: Plan, progress: Any = None) -> Outcome:
@@ -71,9 +73,15 @@ def execute(plan: Plan, progress: Any = None) -> Outcome:
     progress = progress or Progress(plan.options.progress)
     for warning in plan.spec.warnings:
         progress.warn(warning)
+    weights_image = None
+    if plan.spec.weights is not None:  # built once per content; the context below omits the files
+        from .backend import weights
+
+        weights_image = weights.ensure(plan.spec.weights, progress)
     workdir = Path(tempfile.mkdtemp(prefix="modelpack-ctx-"))
     try:
-        ctx = render_context(plan.spec, workdir / "context", include_secrets=True)
+        ctx = render_context(plan.spec, workdir / "context", include_secrets=True, weights_image=weights_image,
+                             dockerfile=plan.dockerfile)
         progress.line(f"build context: {ctx.file_count} files, {human(ctx.size_bytes)}")
         result = builder.build(
             ctx,
@@ -129,6 +137,11 @@ def serve_local(
             "MODEL_NAME is not set", "add MODEL_NAME=Model to .s2i/environment or pass -e MODEL_NAME=Model"
         )
     check_model_name(root, model_name)
+    from .weights import MODEL_DIR_KEY
+
+    model_dir = merged.pop(MODEL_DIR_KEY, None)  # a build setting: in the image, MODEL_URI=/mnt/models
+    if model_dir and "MODEL_URI" not in merged and "MODEL_URI" not in os.environ:
+        merged["MODEL_URI"] = str((root / model_dir).resolve())  # here: the folder itself
     os.environ.update(merged)  # user code reads its env as it would in the image
     argv = [
         model_name,

@@ -17,9 +17,13 @@ from .builders import data_dir
 from .conda.plan import conda_plan, write_conda_context
 from .errors import UsageError
 from .flavour import Flavour
-from .runtime_wheel import build_runtime_wheel
+from .runtime_wheel import runtime_wheel_into
+from .slim import CTX_SLIM
+from .slim import copy_scripts as copy_slim_scripts
 from .source.ignore import IgnoreRules
 from .spec import BuildSpec
+from .weights import CTX_MODEL, MOUNT
+from .weights import copy_into as copy_weights
 
 DEPS_WORKDIR = f"{c.VENV}/modelpack-deps"  # inside the venv, so `-e ./lib` installs keep working
 WHEELS_DIR = "/tmp/wheels"
@@ -130,9 +134,32 @@ def flavour_of(spec: BuildSpec, layout: Layout) -> Flavour:
     )
 
 
-def render_dockerfile(spec: BuildSpec, layout: Layout) -> str:
+def slim_args(spec: BuildSpec, layout: Layout) -> str:
+    """Arguments of the deps stage's `slimvenv.py finish` step (packager/slim)."""
+    words = [f"--requirements {DEPS_WORKDIR}/{req}" for req in layout.requirement_args]
+    words += [f"--keep {name}" for name, _ in spec.keep_installers]
+    if spec.deps.project is not None:
+        words.append("--keep-sources")  # the project install after the source copy may compile against them
+    return "".join(f" {w}" for w in words)
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiling the template is most of rendering it (30 ms, a few % of a rebuild after a Model.py
+    edit); jinja2 keeps the compiled code under a key of the template's source, so a cache is safe."""
+    folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "modelpack" / "jinja"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder)) if os.access(folder, os.W_OK) else None
+
+
+def render_dockerfile(spec: BuildSpec, layout: Layout, weights_image: str | None = None) -> str:
+    """The Dockerfile text. `weights_image`: copy the model files from that helper image (modelpack
+    build); None: from the context's model/ folder (modelpack dockerfile, self-contained)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(spec.builder.dockerfile_dir)),
+        bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -150,6 +177,11 @@ def render_dockerfile(spec: BuildSpec, layout: Layout) -> str:
         wheels_dir=WHEELS_DIR,
         modelpack_tmp=MODELPACK_TMP,
         conda=conda_plan(spec),
+        slim_dir=CTX_SLIM,
+        slim_args=slim_args(spec, layout),
+        weights_image=weights_image,
+        weights_mount=MOUNT,
+        weights_ctx=CTX_MODEL,
     )
 
 
@@ -220,16 +252,20 @@ def _write_deps(spec: BuildSpec, deps_dir: Path) -> None:
     _write_text(deps_dir / c.PROJECT_REQUIREMENTS, "".join(lines))
 
 
-def render_context(spec: BuildSpec, outdir: Path, *, include_secrets: bool) -> RenderedContext:
-    """Write the complete build context into `outdir` (new or empty, or a context rendered before)."""
+def render_context(spec: BuildSpec, outdir: Path, *, include_secrets: bool, weights_image: str | None = None,
+                   dockerfile: str | None = None) -> RenderedContext:
+    """Write the complete build context into `outdir` (new or empty, or a context rendered before).
+
+    `weights_image`: the model files come from that helper image and stay out of the context
+    (modelpack build); None: they are copied into the context (modelpack dockerfile).
+    `dockerfile`: the Dockerfile text when the caller rendered it already (the same arguments)."""
     _prepare_outdir(outdir)
     layout = plan_layout(spec)
-    os.chmod(build_runtime_wheel(outdir / c.CTX_MODELPACK), 0o664)
+    runtime_wheel_into(outdir / c.CTX_MODELPACK)
     _copy_file(data_dir("templates") / "entrypoint.sh", outdir / c.CTX_ENTRYPOINT)
-    if spec.model_dir is not None:  # --model-dir (issue 7): its own layer, before the source
-        from .source.layout import CTX_MODEL, copy_model_dir
-
-        copy_model_dir(spec.model_dir, outdir / CTX_MODEL)
+    copy_slim_scripts(outdir / CTX_SLIM)
+    if spec.weights is not None and weights_image is None:  # self-contained: the weights ride along
+        copy_weights(spec.weights, outdir / CTX_MODEL)
     if spec.ca_cert is not None:
         _copy_file(spec.ca_cert, outdir / c.CTX_CA_FILE)
     for wheel in spec.deps.wheels:
@@ -256,7 +292,8 @@ def render_context(spec: BuildSpec, outdir: Path, *, include_secrets: bool) -> R
         if spec.deps.wheels and f.rel.startswith(source_wheels):
             continue  # a package source, installed in the deps stage; not shipped twice
         _copy_file(spec.source.root / f.rel, outdir / c.CTX_SRC / f.rel)
-    _write_text(outdir / "Dockerfile", render_dockerfile(spec, layout))
+    _write_text(outdir / "Dockerfile", dockerfile if dockerfile is not None else
+                render_dockerfile(spec, layout, weights_image))
     count, size = 0, 0
     for path in outdir.rglob("*"):
         if path.is_file():

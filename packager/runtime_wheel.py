@@ -8,6 +8,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.util
+import os
+import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -96,3 +99,54 @@ def build_runtime_wheel(outdir: Path, package_dir: Path | None = None, version: 
             info.external_attr = (0o100644 & 0xFFFF) << 16  # regular file, rw-r--r--
             archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
     return target
+
+
+def _package_dir() -> Path:
+    spec = importlib.util.find_spec(RUNTIME_PACKAGE)
+    assert spec is not None and spec.origin is not None, "modelpack_runtime is not importable"
+    return Path(spec.origin).parent
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "modelpack" / "runtime-wheel"
+
+
+def runtime_wheel_into(outdir: Path) -> Path:
+    """The runtime wheel in `outdir` (mode 0664). Compressing it is a noticeable part of a rebuild
+    after a Model.py edit, so the wheel is kept in ~/.cache/modelpack/runtime-wheel under a key of
+    the package files' paths, sizes and mtimes (and the version) and built only when that changes.
+    The bytes are the same either way (the wheel is deterministic)."""
+    package_dir = _package_dir()
+    version = runtime_version()
+    key = hashlib.sha256(version.encode())
+    for path in sorted(package_dir.rglob("*")):
+        rel = path.relative_to(package_dir)
+        if _SKIP_DIRS & set(rel.parts) or path.suffix in _SKIP_SUFFIXES or not path.is_file():
+            continue
+        st = path.stat()
+        key.update(f"{rel.as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    cached = _cache_root() / key.hexdigest()[:32] / wheel_name(version)
+    outdir.mkdir(parents=True, exist_ok=True)
+    target = outdir / wheel_name(version)
+    if not cached.is_file():
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=cached.parent))
+            os.replace(build_runtime_wheel(tmp, package_dir, version), cached)
+            shutil.rmtree(tmp, ignore_errors=True)
+            _prune_cache(cached.parent)
+        except OSError:  # no writable cache: build straight into the context
+            build_runtime_wheel(outdir, package_dir, version)
+            os.chmod(target, 0o664)
+            return target
+    shutil.copyfile(cached, target)
+    os.chmod(target, 0o664)
+    return target
+
+
+def _prune_cache(keep: Path, limit: int = 4) -> None:
+    """Keep the newest `limit` cached wheels (an editable install changes the key with every edit)."""
+    entries = sorted((p for p in keep.parent.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[limit:]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)

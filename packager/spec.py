@@ -11,9 +11,11 @@ from pathlib import Path
 from . import __version__
 from .builders import Builder, find_builder
 from .constants import (
+    BUILD_SETTINGS,
     DEFAULT_PERSISTENCE,
     DEFAULT_SERVICE_TYPE,
     HEALTHCHECK_KEY,
+    KEEP_PIP_KEY,
     LABEL_PREFIX,
     MODEL_NAME,
     OCI_PREFIX,
@@ -29,10 +31,11 @@ from .source.deps import Dependencies, detect_dependencies
 from .source.envfile import EnvEntry, read_env_file
 from .source.fetch import FetchedSource, fetch_source
 from .source.ignore import IgnoreRules
-from .source.layout import SourceLayout, check_model_dir, detect_layout, is_builder_source, layout_entry
+from .source.layout import SourceLayout, detect_layout, is_builder_source, layout_entry
 from .source.modelcheck import check_model_name
 from .source.secrets import is_build_only, is_sensitive
 from .source.tree import SourceFile, check_size, source_digest, walk_source
+from .weights import MODEL_DIR_KEY, Weights
 
 _TRUE = ("1", "true", "t", "yes", "y", "on")
 _FALSE = ("0", "false", "f", "no", "n", "off", "")
@@ -65,7 +68,7 @@ class BuildOptions:
     output: str = "text"  # text | json
     push: bool = False
     healthcheck: bool = False  # also MODELPACK_HEALTHCHECK=1
-    model_dir: Path | None = None  # --model-dir: model files baked into /mnt/models (issue 7)
+    model_dir: Path | None = None  # --model-dir: model files in a layer of their own at /mnt/models (issues 5, 7)
     layout: str | None = None  # --layout: override the detected source layout (issue 7)
     locked: bool = False  # --locked: fail unless requirements.lock is current (issue 5)
     backend: str = "engine"  # engine | buildkit: the resolved --backend (packager.backend.select)
@@ -96,13 +99,20 @@ class BuildSpec:
     warnings: tuple[str, ...]
     version: str = __version__
     options: BuildOptions | None = field(default=None, compare=False)
-    model_dir: Path | None = None  # --model-dir, checked (issue 7)
+    weights: Weights | None = None  # --model-dir or MODELPACK_MODEL_DIR, checked and digested (issue 5)
     layout: SourceLayout | None = None  # the detected source layout (packager.source.layout)
     install_lock: str | None = None  # requirements.lock when current: installed instead (issue 5)
+    # pip / setuptools / wheel the deps stage must not remove, each with why (MODELPACK_KEEP_PIP=1,
+    # a project install, your code imports it); the slim step also keeps what your dependencies need
+    keep_installers: tuple[tuple[str, str], ...] = ()
 
     @property
     def source_bytes(self) -> int:
         return sum(f.size for f in self.files)
+
+    @property
+    def model_dir(self) -> Path | None:
+        return self.weights.folder if self.weights else None
 
 
 def parse_bool(value: str, where: str) -> bool:
@@ -184,6 +194,11 @@ def load_spec(options: BuildOptions) -> BuildSpec:
             errors.append(str(exc))
             return None
 
+    weights = attempt(_load_weights, options.model_dir, root, env.get(MODEL_DIR_KEY))
+    weights_rel = inside_source(weights, root)
+    if weights_rel:  # the weights have their own layer: not part of the source copy (nor its digest)
+        files = tuple(f for f in files if not f.rel.startswith(weights_rel + "/"))
+        present = {p for p in present if not p.startswith(weights_rel + "/")}
     model_entry = env.get(MODEL_NAME)
     model_file = None
     layout = attempt(
@@ -195,7 +210,6 @@ def load_spec(options: BuildOptions) -> BuildSpec:
             model_name_set=model_entry is not None and not model_entry.committed,
         )
     )
-    model_dir = attempt(check_model_dir, options.model_dir) if options.model_dir is not None else None
     if layout is None:
         pass  # the layout error says what is missing; MODEL_NAME would only repeat it
     elif layout.name in ("kserve", "mlserver", "procfile"):
@@ -214,6 +228,9 @@ def load_spec(options: BuildOptions) -> BuildSpec:
     if persistence not in ("0", "1"):
         errors.append(f'{env[PERSISTENCE].origin}: PERSISTENCE "{persistence}" must be 0 or 1')
     healthcheck = options.healthcheck
+    keep_pip = False
+    if KEEP_PIP_KEY in env:
+        keep_pip = bool(attempt(parse_bool, env[KEEP_PIP_KEY].value, f"{env[KEEP_PIP_KEY].origin}: {KEEP_PIP_KEY}"))
     if HEALTHCHECK_KEY in env:
         healthcheck = healthcheck or bool(
             attempt(
@@ -234,7 +251,7 @@ def load_spec(options: BuildOptions) -> BuildSpec:
                     f"{entry.origin}: {key} holds a credential committed to the source; it is "
                     f"used only while installing dependencies, but pass it with -e {key}=... instead"
                 )
-        elif key not in (MODEL_NAME, SERVICE_TYPE, PERSISTENCE):
+        elif key not in (MODEL_NAME, SERVICE_TYPE, PERSISTENCE, *BUILD_SETTINGS):
             runtime_env.append((key, entry.value))
     deps = attempt(detect_dependencies, root, present, options.wheels)
     builder = attempt(find_builder, options.builder)
@@ -277,6 +294,8 @@ def load_spec(options: BuildOptions) -> BuildSpec:
         (f"{LABEL_PREFIX}service-type", service_type),
         (f"{LABEL_PREFIX}source-digest", digest),
     ]
+    if weights is not None:
+        labels.append((f"{LABEL_PREFIX}weights-digest", f"sha256:{weights.digest}"))
     labels += list(options.labels)
     env_out = [
         (MODEL_NAME, model_name),
@@ -304,10 +323,46 @@ def load_spec(options: BuildOptions) -> BuildSpec:
         tuple(redact(w) for w in warnings),
         __version__,
         options,
-        model_dir=model_dir,
+        weights=weights,
         layout=layout,
         install_lock=install_lock,
+        keep_installers=_keep_installers(root, files, deps, keep_pip),
     )
+
+
+def _load_weights(model_dir: Path | None, root: Path, entry: EnvEntry | None) -> Weights | None:
+    from .weights import load
+
+    return load(model_dir, root, entry.value if entry else None, entry.origin if entry else "")
+
+
+def inside_source(weights: Weights | None, root: Path) -> str | None:
+    from .weights import inside
+
+    return inside(weights, root)
+
+
+_IMPORTS_INSTALLER = re.compile(
+    rb"^[ \t]*(?:import|from)[ \t]+(pkg_resources|setuptools|pip|wheel)\b", re.MULTILINE)
+
+
+def _keep_installers(root: Path, files: tuple[SourceFile, ...], deps: Dependencies,
+                     keep_pip: bool) -> tuple[tuple[str, str], ...]:
+    """Which of pip, setuptools and wheel the image keeps whatever its dependencies say, and why."""
+    keep: dict[str, str] = {}
+    if keep_pip:
+        keep = {name: f"{KEEP_PIP_KEY}=1" for name in ("pip", "setuptools", "wheel")}
+    if deps.project is not None:
+        keep.setdefault("pip", "the project is installed with pip after the source copy")
+    for f in files:
+        if not f.rel.endswith(".py") or f.size > 1 << 20:
+            continue
+        for match in _IMPORTS_INSTALLER.finditer((root / f.rel).read_bytes()):
+            module = match.group(1).decode()
+            name = "setuptools" if module == "pkg_resources" else module
+            where = f.rel if f.rel.isprintable() else repr(f.rel)  # it goes into a Dockerfile comment
+            keep.setdefault(name, f"{where} imports {module}")
+    return tuple(sorted(keep.items()))
 
 
 def _lock_decision(root: Path, deps: Dependencies, python: str, options: BuildOptions,

@@ -145,12 +145,16 @@ def executed_runs(output: str) -> list[str]:
     return [_short(r) for r in ran]
 
 
+SHORT = {"modelpack_runtime": "runtime install", "uv==": "uv install", "-r requirements": "requirements install",
+         "slimvenv.py finish": "slim", "python3 -m venv": "venv", "useradd": "user", "--no-index .": "project install"}
+# steps that follow what is installed and reinstall nothing (the deps stage's slimming)
+NOT_A_REINSTALL = {"slim"}
+
+
 def _short(run: str) -> str:
-    for word in ("modelpack_runtime", "uv==", "-r requirements", "python3 -m venv", "useradd", "--no-index ."):
+    for word, name in SHORT.items():
         if word in run:
-            return {"modelpack_runtime": "runtime install", "uv==": "uv install", "-r requirements":
-                    "requirements install", "python3 -m venv": "venv", "useradd": "user",
-                    "--no-index .": "project install"}[word]
+            return name
     return " ".join(run.split())[:60]
 
 

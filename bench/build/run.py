@@ -134,6 +134,9 @@ def main() -> None:
     parser.add_argument("--ca-cert", default=os.environ.get("PIP_CERT", "/etc/ssl/certs/ca-certificates.crt"))
     parser.add_argument("--out", default=str(cases.REPO / "bench" / "results"))
     parser.add_argument("--report-only", action="store_true", help="rewrite build.md from build.json")
+    parser.add_argument("--edits", type=int, default=0, metavar="N",
+                        help="only the Model.py edit loop (N edits per config) and the image overhead, on the "
+                             "warm cache: nothing is pruned (bench/build/edits.py); writes <out>/partial/edits.json")
     args = parser.parse_args()
     if args.report_only:
         report_only(Path(args.out))
@@ -142,6 +145,11 @@ def main() -> None:
     unknown = sorted(set(configs) - set(CONFIGS))
     if unknown:
         parser.error(f"--only: unknown config {', '.join(unknown)}; pick from {', '.join(CONFIGS)}")
+    if args.edits:
+        import edits
+
+        edits.main(configs, args)
+        return
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, object] = {

@@ -5,6 +5,10 @@ pipeline uses; ``progress.Progress`` shows their output.
 """
 from __future__ import annotations
 
+from packager.backend import lazyssh
+
+lazyssh.install()  # before anything imports docker
+
 from packager.backend.engine import BuildResult, PushResult, build, push
 from packager.backend.progress import Progress
 

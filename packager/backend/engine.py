@@ -72,8 +72,11 @@ def build(ctx: RenderedContext, tags: list[str], *, no_cache: bool = False, pull
     log = BuildLog(redact=progress.redact)
     started = time.monotonic()
     api = connect()
-    progress.phase("build", f"building {tags[0]} ({ctx.file_count} files, {ctx.size_bytes} bytes of context)")
-    fileobj, _count = context_tempfile(ctx.directory, ctx.dockerfile)
+    fileobj, count = context_tempfile(ctx.directory, ctx.dockerfile)
+    sent = fileobj.seek(0, 2)
+    fileobj.seek(0)
+    # the bytes on the wire, not the rendered folder: proves what a rebuild re-sends (model weights never)
+    progress.phase("build", f"building {tags[0]} (sending {sent} bytes of context: {count} files)")
     try:
         with mapped_errors("build"):
             buildargs = {**ctx.build_args, **ctx.secret_build_args}

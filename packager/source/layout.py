@@ -172,39 +172,7 @@ def _checked(root: Path, present: set[str], name: str, why: str) -> SourceLayout
     return SourceLayout(name, why)
 
 
-def check_model_dir(model_dir: Path) -> Path:
-    """--model-dir: an existing, non-empty folder (or a single model file)."""
-    path = model_dir.expanduser()
-    if not path.exists():
-        raise SourceError(f"--model-dir {model_dir}: no such folder", "pass the folder holding the model file")
-    if path.is_dir() and not any(path.iterdir()):
-        raise SourceError(f"--model-dir {model_dir}: the folder is empty", "save the model file into it")
-    return path.resolve()
-
-
 # --- pre-packaged builders: the source ships with the builder; the model comes in --model-dir ----------
-CTX_MODEL = "model"  # build-context folder of --model-dir, copied to MODEL_DIR in the image
-MODEL_DIR = "/mnt/models"
-
-
-def copy_model_dir(model_dir: Path, dest: Path) -> int:
-    """Copy --model-dir (a folder, or one file) into the build context; returns the byte count."""
-    import shutil
-
-    dest.mkdir(parents=True, exist_ok=True)
-    if model_dir.is_file():
-        shutil.copyfile(model_dir, dest / model_dir.name)
-    else:
-        shutil.copytree(model_dir, dest, dirs_exist_ok=True, symlinks=False)
-    total = 0
-    for path in [dest, *dest.rglob("*")]:
-        # group 0 gets the owner's rights: the image also runs under OpenShift's arbitrary UIDs
-        mode = path.stat().st_mode & 0o777
-        path.chmod(mode | ((mode & 0o700) >> 3) | (0o755 if path.is_dir() else 0o644))
-        total += path.stat().st_size if path.is_file() else 0
-    return total
-
-
 def source_for(src: str, image: str | None, builder_name: str | None) -> tuple[str, str]:
     """`modelpack build [SRC] IMAGE`: with one argument and a pre-packaged --builder, the argument
     is the image and the source is the builder's own."""

@@ -137,8 +137,13 @@ class Images:
 
 @pytest.fixture(scope="session")
 def images(infra: Infra, docker_client: docker.DockerClient) -> Iterator[Images]:
+    def weights_helpers() -> set[str]:  # --model-dir builds make modelpack-weights:<digest> images
+        return {t for i in docker_client.images.list("modelpack-weights") for t in i.tags}
+
+    before = weights_helpers()
     store = Images(infra, docker_client)
     yield store
+    store.tags += sorted(weights_helpers() - before - set(store.tags))  # this session's only
     store.cleanup()
 
 

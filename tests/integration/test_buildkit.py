@@ -81,6 +81,8 @@ def test_example_builds_runs_and_answers_on_buildkit(images: Images, run_contain
     check_client(again, client)
     steps = executed(again.output)
     ran = [instr for instr, did in steps.items() if did]
+    # the deps stage's slim step follows what is installed: it reruns too, and reinstalls nothing
+    ran = [r for r in ran if "slimvenv.py finish" not in r]
     assert len(ran) == 1 and "-r requirements.txt" in ran[0], json.dumps(steps, indent=1)
     # uv's cache mount kept the first build's wheels: at most the new requirement is downloaded
     # ("Prepared" counts what uv had to fetch or build)

@@ -204,5 +204,5 @@ def test_missing_model_dir_is_a_source_error(tmp_path: Path) -> None:
     result = run_cli("build", "--builder", "sklearn", "--model-dir", str(tmp_path / "absent"), "x:1", "--dry-run")
     assert result.returncode == 3, result.explain()
     assert result.error_lines() == [
-        f"error: --model-dir {tmp_path / 'absent'}: no such folder; pass the folder holding the model file"
+        f"error: --model-dir {tmp_path / 'absent'}: no such folder; pass the folder holding the model files"
     ]

@@ -109,8 +109,10 @@ def test_prepackaged_build_bakes_the_model_dir_before_the_source(tmp_path: Path)
     assert result.returncode == 0, result.stderr
     assert "layout: prepackaged (because the builder ships its own model server source)" in result.stderr
     df = result.stdout
-    copy_model = df.index("COPY --chown=8888:0 model/ /mnt/models/")
-    assert df.index("ENV MODEL_URI=/mnt/models") > copy_model
+    # modelpack build copies the model files from a helper image named by their digest (packager.weights)
+    copy_model = df.index("COPY --from=modelpack-weights:")
+    assert "--chown=8888:0 /mnt/models/ /mnt/models/" in df[copy_model:].splitlines()[0]
+    assert df.index("    MODEL_URI=/mnt/models") > copy_model
     assert df.index("COPY --chown=8888:0 src/ ./") > copy_model  # the model layer is not rebuilt by code edits
     bare = cli("build", "--builder", "sklearn", "me/sk:1", "--dry-run")
     assert bare.returncode == 0 and "/mnt/models" not in bare.stdout and "MODEL_URI" not in bare.stdout
