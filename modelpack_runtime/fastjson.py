@@ -39,6 +39,9 @@ import numpy as np
 # 1x10 and 1000x100 benchmark bodies: the fast path wins from a few kB; 16 kB keeps the small-body
 # path free of any extra work).
 LARGE = 16 * 1024
+# A parser keeps buffers sized for the largest body it parsed; above this it is dropped after use,
+# so one huge request does not pin its size in every predict thread for the worker's life.
+KEEP_PARSER = 8 * 1024 * 1024
 
 _INT_IS_INT64 = np.array([1]).dtype == np.dtype(np.int64)  # np.array of Python ints -> int64
 _TWO_63 = float(2 ** 63)
@@ -75,69 +78,60 @@ def loads(body: bytes, kind: str) -> Any | None:
     try:
         doc, arrays = _SHAPES[kind](parser.parse(body))
     except _Reject:
-        return None
+        doc = None
     except Exception:  # noqa: BLE001 - malformed JSON, a number simdjson cannot hold, ...:
         # the general path says what is wrong. A fresh parser next time, in case a proxy of this
         # document is still alive (a parser refuses to parse again while one is).
         _local.parser = None
         return None
-    if np.count_nonzero(np.frombuffer(body, np.uint8) == 0x5B) != arrays:  # 0x5B is "["
+    if len(body) > KEEP_PARSER:
+        _local.parser = None  # its buffers grew to this body's size: give the memory back
+    if doc is None or np.count_nonzero(np.frombuffer(body, np.uint8) == 0x5B) != arrays:  # 0x5B: "["
         return None
     return doc
 
 
 # ---- document shapes ----------------------------------------------------------------------------
-# Each takes the parsed simdjson document and returns (the document as orjson would give it, with
-# the big array as numpy; the number of arrays found), or raises _Reject.
+# Each takes the parsed simdjson document and returns (the document as orjson would give it, keys
+# in document order, with the big array as numpy; the number of arrays in it), or raises _Reject.
 
 def _seldon(doc: Any) -> tuple[dict, int]:
-    top = _object(doc, {"data"}, {"meta"})
-    data = _object(top.pop("data"), {"ndarray"}, {"names"})
-    big, arrays = _numeric(data["ndarray"])
-    out: dict = {}
-    for key, value in top.items():  # meta
-        out[key], n = _plain(value)
+    # {"data": {"ndarray": [...], "names": [...]?}, "meta": {...}?}
+    out, arrays = {}, 0
+    for key, value in _object(doc, {"data"}, {"meta"}).items():
+        if key == "data":
+            value, n = _members(value, {"ndarray"}, {"names"}, "ndarray")
+        else:
+            value, n = _plain(value)
+        out[key] = value
         arrays += n
-    fields: dict = {"ndarray": big}
-    if "names" in data:
-        fields["names"], n = _plain(data["names"])
-        arrays += n
-    out["data"] = fields
     return out, arrays
 
 
 def _v1(doc: Any) -> tuple[dict, int]:
-    top = _object(doc, {"instances"}, {"parameters"})
-    big, arrays = _numeric(top.pop("instances"))
-    out: dict = {"instances": big}
-    for key, value in top.items():
-        out[key], n = _plain(value)
-        arrays += n
-    return out, arrays
+    # {"instances": [...], "parameters": {...}?}
+    return _members(doc, {"instances"}, {"parameters"}, "instances")
 
 
 def _v2(doc: Any) -> tuple[dict, int]:
-    top = _object(doc, {"inputs"}, {"id", "parameters", "outputs"})
-    inputs = top.pop("inputs")
-    if not isinstance(inputs, _simdjson.Array) or len(inputs) != 1:
-        raise _Reject
-    tensor = _object(inputs[0], {"name", "shape", "datatype", "data"}, {"parameters"})
-    datatype = tensor["datatype"]
-    if not isinstance(datatype, str) or datatype == "BYTES":  # BYTES: np.array(data, dtype=object)
-        raise _Reject
-    big, arrays = _numeric(tensor.pop("data"))
-    if big.dtype.kind == "f" and datatype.startswith(("INT", "UINT")):
-        # the general path checks such data element by element (a float among integers is an error
-        # naming that float, as the JSON gave it): not worth matching here
-        raise _Reject
-    arrays += 1  # the inputs list
-    out_tensor: dict = {"data": big}
-    for key, value in tensor.items():
-        out_tensor[key], n = _plain(value)
-        arrays += n
-    out: dict = {"inputs": [out_tensor]}
-    for key, value in top.items():
-        out[key], n = _plain(value)
+    # {"inputs": [{"name", "shape", "datatype", "data", "parameters"?}], "id"?, "parameters"?, "outputs"?}
+    out, arrays = {}, 0
+    for key, value in _object(doc, {"inputs"}, {"id", "parameters", "outputs"}).items():
+        if key == "inputs":
+            if not isinstance(value, _simdjson.Array) or len(value) != 1:
+                raise _Reject
+            tensor, n = _members(value[0], {"name", "shape", "datatype", "data"}, {"parameters"}, "data")
+            datatype = tensor["datatype"]
+            if not isinstance(datatype, str) or datatype == "BYTES":  # BYTES: np.array(data, dtype=object)
+                raise _Reject
+            if tensor["data"].dtype.kind == "f" and datatype.startswith(("INT", "UINT")):
+                # the general path checks such data element by element (its error names the first
+                # float as the JSON gave it, e.g. 1 or 1.0): not worth matching here
+                raise _Reject
+            value, n = [tensor], n + 1
+        else:
+            value, n = _plain(value)
+        out[key] = value
         arrays += n
     return out, arrays
 
@@ -145,16 +139,28 @@ def _v2(doc: Any) -> tuple[dict, int]:
 _SHAPES = {"seldon": _seldon, "v1": _v1, "v2": _v2}
 
 
+def _members(value: Any, required: set, optional: set, big: str) -> tuple[dict, int]:
+    """An object whose member `big` is the numeric array and the others small values."""
+    out, arrays = {}, 0
+    for key, item in _object(value, required, optional).items():
+        if key == big:
+            out[key], n = _numeric(item)
+        else:
+            out[key], n = _plain(item)
+        arrays += n
+    return out, arrays
+
+
 def _object(value: Any, required: set, optional: set) -> dict:
     """The members of a simdjson Object with exactly the `required` keys and some `optional` ones,
     each once (orjson keeps the last of duplicate keys; we do not try to match that)."""
     if not isinstance(value, _simdjson.Object):
         raise _Reject
-    keys = list(value.keys())
-    found = set(keys)
-    if len(found) != len(keys) or not required <= found or not found <= required | optional:
+    keys = list(value.keys())  # not items(): that converts every value to Python objects
+    members = {key: value[key] for key in keys}
+    if len(members) != len(keys) or not required <= members.keys() or not members.keys() <= required | optional:
         raise _Reject
-    return {key: value[key] for key in keys}
+    return members
 
 
 def _plain(value: Any, depth: int = 0) -> tuple[Any, int]:
@@ -225,5 +231,5 @@ def _numeric(value: Any) -> tuple[np.ndarray, int]:
             raise _Reject from None
     if flat.size != n * (shape[1] if len(shape) == 2 else 1):
         raise _Reject
-    # a copy: np.array(list) owns its data (the buffer belongs to the parser's document)
+    # a copy, because np.array(list) owns its data (this would be a view of the ArrayBuffer)
     return flat.reshape(shape).copy(), arrays

@@ -321,7 +321,10 @@ def decode_request(body: bytes, header_length: int | None = None) -> InferReques
     if offset != len(tail):
         raise _bad(f"{len(tail) - offset} bytes of binary data after the JSON are not claimed by any input")
     outputs = []
-    for i, o in enumerate(doc.get("outputs") or ()):
+    raw_outputs = doc.get("outputs") or ()
+    if not isinstance(raw_outputs, (list, tuple)):
+        raise _bad(f"'outputs' must be a list of {{name, parameters}} objects, got {type(raw_outputs).__name__}")
+    for i, o in enumerate(raw_outputs):
         if not isinstance(o, dict) or not isinstance(o.get("name"), str):
             raise _bad(f"outputs[{i}] must be an object with a string 'name', got {o!r}")
         outputs.append(RequestedOutput(o["name"], _parameters(o, f"outputs[{i}]")))
