@@ -86,9 +86,30 @@ def loads(body: bytes, kind: str) -> Any | None:
         return None
     if len(body) > KEEP_PARSER:
         _local.parser = None  # its buffers grew to this body's size: give the memory back
-    if doc is None or np.count_nonzero(np.frombuffer(body, np.uint8) == 0x5B) != arrays:  # 0x5B: "["
+    if doc is None or _count_brackets(body) != arrays:
         return None
     return doc
+
+
+_CHUNK = 256 * 1024
+
+
+def _count_brackets(body: bytes) -> int:
+    """How many "[" bytes the body has. numpy compares 16-32 bytes at a time (4x bytes.count);
+    the comparison goes into a small buffer kept per thread, because a new body-sized temporary
+    per request is mmap'ed and page-faulted afresh each time (measured: ~500 page faults and 1 ms
+    of system time per 2 MB body)."""
+    arr = np.frombuffer(body, np.uint8)
+    buf = getattr(_local, "brackets", None)
+    if buf is None:
+        buf = _local.brackets = np.empty(_CHUNK, dtype=np.bool_)
+    total = 0
+    for start in range(0, arr.size, _CHUNK):
+        part = arr[start:start + _CHUNK]
+        out = buf[:part.size]
+        np.equal(part, 0x5B, out=out)  # 0x5B is "["
+        total += int(np.count_nonzero(out))
+    return total
 
 
 # ---- document shapes ----------------------------------------------------------------------------
