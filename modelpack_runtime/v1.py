@@ -171,6 +171,9 @@ class KServeProtocols:
             X = {t.name: t.data for t in inputs}
             names = [t.name for t in inputs]
         data = self._invoke_v(X, names, {"parameters": request.parameters, "id": request.id})
+        if type(data) is np.ndarray and not request.outputs and not request.parameters:
+            # the common case, in short: one array, no outputs asked for, so no binary flags either
+            return v2_codec.InferResponse(self.name, [v2_codec.to_output("output-0", data)], version, request.id)
         requested = [o.name for o in request.outputs] if request.outputs else []
         if data is None:
             raise MicroserviceError(f"{self._v_method} returned None; return an array, list or dict of arrays",
@@ -189,6 +192,6 @@ class KServeProtocols:
                 )
             items = [(requested[0] if requested else "output-0", data)]
         outputs = [v2_codec.to_output(n if type(n) is str else str(n), v) for n, v in items]
-        resp = v2_codec.InferResponse(model_name=self.name, outputs=outputs, model_version=version, id=request.id)
+        resp = v2_codec.InferResponse(self.name, outputs, version, request.id)
         resp.binary = v2_codec.binary_flags(request, outputs)
         return resp
