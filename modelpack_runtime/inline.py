@@ -99,13 +99,8 @@ class Runner:
         with self._lock:
             self.finished += 1
 
-    def inline_now(self, state: RouteState) -> bool:
-        """Whether the next call of this route runs on the event loop (then the caller times it:
-        see `run`, and http_app, which inlines this to save a coroutine per request)."""
-        mode = self.mode
-        return mode == "always" or (mode == "auto" and state.inline and self.submitted == self.finished)
-
     async def run(self, state: RouteState, fn: Callable[..., Any], *args: Any) -> Any:
+        # http_app.App.__call__ has this decision inlined (one coroutine less per request): keep both alike
         mode = self.mode
         if mode == "always":
             return fn(*args)
