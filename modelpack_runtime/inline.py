@@ -47,7 +47,7 @@ _MANY = WINDOW // 2
 class RouteState:
     """Adaptive state of one route (one per route template)."""
 
-    __slots__ = ("inline", "recent", "calls", "pool_until", "cooldown")
+    __slots__ = ("calls", "cooldown", "inline", "pool_until", "recent")
 
     def __init__(self) -> None:
         self.inline = False
