@@ -23,8 +23,14 @@ from typing import Any, Awaitable, Callable, Optional
 import orjson
 
 from . import fastjson, multipart, v2_codec
-from .errors import (MicroserviceError, NotReady, UserCodeError, seldon_error_body, to_microservice_error,
-                     v2_error_body)
+from .errors import (
+    MicroserviceError,
+    NotReady,
+    UserCodeError,
+    seldon_error_body,
+    to_microservice_error,
+    v2_error_body,
+)
 from .inline import _WINDOW_MASK, THRESHOLD, RouteState, Runner
 from .settings import Settings
 

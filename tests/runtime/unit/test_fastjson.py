@@ -153,7 +153,7 @@ def members_with_noise(draw: Any, members: list[tuple[str, str]], extras: list[s
 
 @st.composite
 def seldon_body(draw: Any, plain: bool = False) -> bytes:
-    ws = lambda: draw(WS) if not plain else ""  # noqa: E731
+    ws = lambda: draw(WS) if not plain else ""
     data = [("ndarray", draw(array_text(plain)))]
     if draw(st.booleans()):
         data.append(("names", '["a","b"]' if plain else draw(small_value())))
@@ -167,7 +167,7 @@ def seldon_body(draw: Any, plain: bool = False) -> bytes:
 
 @st.composite
 def v1_body(draw: Any, plain: bool = False) -> bytes:
-    ws = lambda: draw(WS) if not plain else ""  # noqa: E731
+    ws = lambda: draw(WS) if not plain else ""
     top = [("instances", draw(array_text(plain)))]
     if draw(st.booleans()):
         top.append(("parameters", draw(small_value(plain))))
@@ -179,7 +179,7 @@ DATATYPES = list(v2.DTYPES) + ["FP8", "fp32"]
 
 @st.composite
 def v2_body(draw: Any, plain: bool = False) -> bytes:
-    ws = lambda: draw(WS) if not plain else ""  # noqa: E731
+    ws = lambda: draw(WS) if not plain else ""
     data = draw(array_text(plain))
     floats = np.array(orjson.loads(data)).dtype.kind == "f" if plain else True
     datatype = draw(st.sampled_from((["FP32", "FP64", "FP16"] if floats else ["FP32", "INT64", "INT32"])
