@@ -57,7 +57,7 @@ def array_from_ndarray(value: Any, where: str = "data.ndarray") -> np.ndarray:
             f"{where} is ragged (nested lists of different lengths) or mixes lists and scalars;"
             f" every row must have the same length ({e})"
         ) from None
-    if arr.dtype == object and arr.size and any(isinstance(x, list) for x in arr.flat):
+    if arr.dtype.kind == "O" and arr.size and any(isinstance(x, list) for x in arr.flat):
         raise MicroserviceError(
             f"{where} is ragged (nested lists of different lengths); every row must have the same length"
         )
@@ -153,9 +153,11 @@ def jsonable(arr: np.ndarray) -> Any:
     form (0.33333334), Seldon's json.dumps(tolist()) the float64 value (0.3333333432674408);
     clients comparing against Seldon see the same digits this way.
     """
-    if arr.dtype.kind == "f" and arr.dtype.itemsize < 8:
+    dtype = arr.dtype
+    if dtype.kind == "f" and dtype.itemsize < 8:
         arr = arr.astype(np.float64)
-    if arr.dtype.kind in _ORJSON_KINDS and arr.ndim > 0 and arr.flags.c_contiguous and arr.dtype.isnative:
+        dtype = arr.dtype
+    if dtype.kind in _ORJSON_KINDS and arr.ndim > 0 and arr.flags.c_contiguous and dtype.isnative:
         return arr
     return arr.tolist()
 
