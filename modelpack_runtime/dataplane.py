@@ -75,6 +75,9 @@ class DataPlane(KServeProtocols):
         }
         self._v_method = "predict"
         self._v_call: Callable[[Any, list, Any], Any] | None = None
+        # Seldon methods that only look at the decoded message (no raw or deprecated hook sees it as
+        # sent), so the HTTP layer may hand them a large ndarray already decoded (fastjson)
+        self.seldon_array_methods: frozenset = frozenset()
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def construct(self) -> None:
@@ -107,6 +110,9 @@ class DataPlane(KServeProtocols):
                     return
         self._metadata, self._metadata_error = self._build_metadata()
         self._v_method, self._v_call = self._resolve_v_call(m)
+        self.seldon_array_methods = frozenset(
+            method for method in ("predict", "transform-input", "transform-output", "route")
+            if m.raw[method] is None and not (method == "predict" and m.predict_rest is not None))
         self.ready = True
         self.failure = None
 
@@ -188,13 +194,20 @@ class DataPlane(KServeProtocols):
         data, rtags, rmetrics = unwrap(result)
         m = self._m
         body = encode_payload(data, d.kind, m.names_for)
-        tags = call_optional(m.tags, None)
+        # the hooks are checked for None here (not in call_optional) to keep the common
+        # no-tags, no-metrics predict call short: this runs on every request
+        tags = call_optional(m.tags, None) if m.tags is not None else None
         if tags is not None and not isinstance(tags, dict):
             raise MicroserviceError(f"tags() must return a dict, got {type(tags).__name__}", 500,
                                     "MICROSERVICE_INTERNAL_ERROR")
         if rtags:
             tags = dict(tags, **rtags) if tags else dict(rtags)
-        body["meta"] = response_meta(d.meta, tags, self._custom_metrics(rmetrics, method), self._request_path)
+        metrics = self._custom_metrics(rmetrics, method) if rmetrics or m.metrics is not None else None
+        request_meta = d.meta
+        if request_meta or tags or metrics or self._request_path:
+            body["meta"] = response_meta(request_meta, tags, metrics, self._request_path)
+        else:
+            body["meta"] = {}
         return body
 
     def _custom_metrics(self, runtime: list | None, method: str) -> list | None:
@@ -217,9 +230,10 @@ class DataPlane(KServeProtocols):
         legacy = m.predict_rest if transport == "rest" else m.predict_grpc
         if legacy is not None:
             return legacy(raw)  # deprecated: returned as-is
-        out = self._try_raw("predict", raw)
-        if out is not None:
-            return out
+        if m.raw["predict"] is not None:
+            out = self._try_raw("predict", raw)
+            if out is not None:
+                return out
         d = decode(msg)
         return self._respond(self._call(m.predict, d, []), d, "predict")
 

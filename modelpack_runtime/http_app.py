@@ -1,26 +1,37 @@
 """The ASGI app: Seldon REST, KServe V1 and Open Inference V2 on one HTTP port.
 
-No framework: an exact-path dict, then a few regexes for the V1/V2 routes with a model name.
-Each handler returns (status, content_type, body[, extra headers]); errors are
-errors.MicroserviceError, mapped once here to the protocol's error body (Seldon status body or
-V1/V2 `{"error": ...}`). Work that may be slow (JSON decode of a big body, user code, encode)
-runs through inline.Runner, so the event loop never stalls on it.
+No framework: an exact-path dict (which holds the V1/V2 routes of the served model's own name),
+then the V1/V2 paths with another name or a version, split at "/". A route has either an async
+`handler` (probes, metadata: cheap) or a synchronous `work` function (JSON decode, user code,
+encode: may be slow), which runs inline or in the thread pool as inline.Runner decides, so the
+event loop never stalls on a slow model. Both return (status, content_type, body[, extra
+headers]); errors are errors.MicroserviceError, mapped once here to the protocol's error body
+(Seldon status body or V1/V2 `{"error": ...}`).
+
+This is the per-request hot path (docs/serving-benchmark.md, F1): __call__ reads a one-chunk body,
+picks inline or pool and times the call without extra coroutines, and the common request shapes
+(JSON body, no query string) skip the general parsers.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from pathlib import Path
 from time import perf_counter
-from typing import Any, Awaitable, Callable, NamedTuple, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 import orjson
 
-from . import multipart, v2_codec
-from .errors import (MicroserviceError, NotReady, UserCodeError, seldon_error_body, to_microservice_error,
-                     v2_error_body)
-from .inline import RouteState, Runner
+from . import fastjson, multipart, v2_codec
+from .errors import (
+    MicroserviceError,
+    NotReady,
+    UserCodeError,
+    seldon_error_body,
+    to_microservice_error,
+    v2_error_body,
+)
+from .inline import _WINDOW_MASK, THRESHOLD, RouteState, Runner
 from .settings import Settings
 
 log = logging.getLogger("modelpack_runtime.http")
@@ -57,15 +68,25 @@ class Request:
 
 Reply = tuple  # (status, content_type bytes, body bytes[, list of extra headers])
 Handler = Callable[[Request], Awaitable[Reply]]
+Work = Callable[[Request], Reply]
 
 
-class Route(NamedTuple):
-    protocol: str          # seldon | v1 | v2 (the metrics label and the error format)
-    template: str          # metrics label
-    methods: frozenset
-    handler: Handler
-    counted: bool          # health/readiness probes do not move the request metrics
-    state: RouteState
+class Route:
+    """One route template. Exactly one of `handler` (async, runs on the loop) and `work`
+    (synchronous, runs where the Runner says) is set."""
+
+    __slots__ = ("counted", "handler", "methods", "protocol", "samples", "state", "template", "work")
+
+    def __init__(self, protocol: str, template: str, methods: frozenset, handler: Handler | None,
+                 work: Work | None, counted: bool) -> None:
+        self.protocol = protocol   # seldon | v1 | v2 (the metrics label and the error format)
+        self.template = template   # metrics label
+        self.methods = methods
+        self.handler = handler
+        self.work = work
+        self.counted = counted     # health/readiness probes do not move the request metrics
+        self.state = RouteState()
+        self.samples: dict[int, list[float]] = {}  # status -> the metrics batch (Metrics.samples)
 
 
 class App:
@@ -78,68 +99,89 @@ class App:
         self.max_body = settings.max_body_size
         self.runner = Runner(settings.inline_predict, 1 if settings.single_threaded else settings.threads,
                              settings.request_timeout)
-        self.exact: dict[str, tuple[Route, tuple[str, ...]]] = {}
-        self.patterns: list[tuple[re.Pattern[str], Route]] = []
+        self.exact: dict[str, tuple[Route, dict[str, str]]] = {}
+        self.named: dict[str, Route] = {}   # template -> route, for the V1/V2 paths with a {name}
         self._seldon_json: Optional[bytes] = None
         self._flushing = False
         self._build_routes()
 
     # routing table --------------------------------------------------------------------------------
-    def _add(self, protocol: str, paths: tuple[str, ...] | str, methods: str, handler: Handler,
-             counted: bool = True, regex: Optional[str] = None) -> None:
+    def _add(self, protocol: str, paths: tuple[str, ...] | str, methods: str, handler: Handler | None = None,
+             counted: bool = True, work: Work | None = None) -> None:
         paths = (paths,) if isinstance(paths, str) else paths
         for path in paths:
-            route = Route(protocol, path, frozenset(methods.split(",")), handler, counted, RouteState())
-            if regex is None:
-                self.exact[path] = (route, ())
-            else:
-                self.patterns.append((re.compile(regex), route))
-                if "{version}" not in path:
-                    # fast path: the served model's own name is a plain dict hit, no regex
-                    self.exact[path.replace("{name}", self.settings.served_model_name)] = (
-                        route, (self.settings.served_model_name,))
+            route = Route(protocol, path, frozenset(methods.split(",")), handler, work, counted)
+            if "{name}" not in path:
+                self.exact[path] = (route, {})
+                continue
+            self.named[path] = route
+            if "{version}" not in path:
+                # the served model's own name is a plain dict hit; other names and versions go
+                # through _match_named (and get NotFound from the data plane for a wrong name)
+                name = self.settings.served_model_name
+                self.exact[path.replace("{name}", name)] = (route, {"name": name})
 
     def _build_routes(self) -> None:
         a = self._add
-        a("seldon", "/predict", "GET,POST", self._seldon("predict", self.settings.payload_passthrough))
+        a("seldon", "/predict", "GET,POST", work=self._seldon("predict", self.settings.payload_passthrough))
         a("seldon", ("/api/v1.0/predictions", "/api/v0.1/predictions"), "POST",
-          self._seldon("predict", self.settings.payload_passthrough))
-        a("seldon", "/send-feedback", "GET,POST", self._seldon("send-feedback"))
-        a("seldon", ("/api/v1.0/feedback", "/api/v0.1/feedback"), "POST", self._seldon("send-feedback"))
+          work=self._seldon("predict", self.settings.payload_passthrough))
+        a("seldon", "/send-feedback", "GET,POST", work=self._seldon("send-feedback"))
+        a("seldon", ("/api/v1.0/feedback", "/api/v0.1/feedback"), "POST", work=self._seldon("send-feedback"))
         for method in ("transform-input", "transform-output", "route", "aggregate"):
-            a("seldon", "/" + method, "GET,POST", self._seldon(method))
+            a("seldon", "/" + method, "GET,POST", work=self._seldon(method))
         a("seldon", "/health/ping", "GET", self._ping, counted=False)
         a("seldon", ("/health/status", "/api/v1.0/health/status"), "GET", self._health_status, counted=False)
         a("seldon", ("/metadata", "/api/v1.0/metadata"), "GET", self._metadata)
         a("seldon", "/seldon.json", "GET", self._openapi, counted=False)
         # KServe V1
         a("v1", "/v1/models", "GET", self._v1_list, counted=False)
-        a("v1", "/v1/models/{name}:predict", "POST", self._v1_predict, regex=r"^/v1/models/([^/:]+):predict$")
-        a("v1", "/v1/models/{name}", "GET", self._v1_ready, counted=False, regex=r"^/v1/models/([^/:]+)$")
+        a("v1", "/v1/models/{name}:predict", "POST", work=self._v1_predict_work)
+        a("v1", "/v1/models/{name}", "GET", self._v1_ready, counted=False)
         # Open Inference V2
         a("v2", "/v2/health/live", "GET", self._v2_live, counted=False)
         a("v2", "/v2/health/ready", "GET", self._v2_ready, counted=False)
         a("v2", "/v2", "GET", self._v2_server_metadata)
-        name, ver = r"/v2/models/([^/]+)", r"/versions/([^/]+)"
-        a("v2", "/v2/models/{name}/infer", "POST", self._v2_infer, regex=f"^{name}/infer$")
-        a("v2", "/v2/models/{name}/versions/{version}/infer", "POST", self._v2_infer,
-          regex=f"^{name}{ver}/infer$")
-        a("v2", "/v2/models/{name}/ready", "GET", self._v2_model_ready, counted=False, regex=f"^{name}/ready$")
-        a("v2", "/v2/models/{name}/versions/{version}/ready", "GET", self._v2_model_ready, counted=False,
-          regex=f"^{name}{ver}/ready$")
-        a("v2", "/v2/models/{name}", "GET", self._v2_model_metadata, regex=f"^{name}$")
-        a("v2", "/v2/models/{name}/versions/{version}", "GET", self._v2_model_metadata,
-          regex=f"^{name}{ver}$")
+        a("v2", "/v2/models/{name}/infer", "POST", work=self._v2_infer_work)
+        a("v2", "/v2/models/{name}/versions/{version}/infer", "POST", work=self._v2_infer_work)
+        a("v2", "/v2/models/{name}/ready", "GET", self._v2_model_ready, counted=False)
+        a("v2", "/v2/models/{name}/versions/{version}/ready", "GET", self._v2_model_ready, counted=False)
+        a("v2", "/v2/models/{name}", "GET", self._v2_model_metadata)
+        a("v2", "/v2/models/{name}/versions/{version}", "GET", self._v2_model_metadata)
 
-    def match(self, path: str) -> tuple[Optional[Route], tuple[str, ...]]:
+    def match(self, path: str) -> tuple[Route | None, dict[str, str]]:
         hit = self.exact.get(path)
         if hit is not None:
             return hit
-        for rx, route in self.patterns:
-            m = rx.match(path)
-            if m is not None:
-                return route, m.groups()
-        return None, ()
+        return self._match_named(path)
+
+    def _match_named(self, path: str) -> tuple[Route | None, dict[str, str]]:
+        """/v1/models/{name}[:predict] and /v2/models/{name}[/versions/{version}][/infer|/ready] for
+        any name: the name has no "/" (and, in V1, no ":"), the version no "/"; both non-empty."""
+        named = self.named
+        if path.startswith("/v1/models/"):
+            name = path[11:]
+            template = "/v1/models/{name}"
+            if name.endswith(":predict"):
+                name = name[:-8]
+                template = "/v1/models/{name}:predict"
+            if not name or "/" in name or ":" in name:
+                return None, {}
+            return named[template], {"name": name}
+        if not path.startswith("/v2/models/"):
+            return None, {}
+        parts = path[11:].split("/")
+        if parts[-1] in ("infer", "ready") and len(parts) in (2, 4):
+            suffix = "/" + parts.pop()
+        else:
+            suffix = ""
+        if not all(parts):
+            return None, {}
+        if len(parts) == 1:
+            return named["/v2/models/{name}" + suffix], {"name": parts[0]}
+        if len(parts) == 3 and parts[1] == "versions":
+            return named["/v2/models/{name}/versions/{version}" + suffix], {"name": parts[0], "version": parts[2]}
+        return None, {}
 
     # ASGI entry ---------------------------------------------------------------------------------------
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -148,18 +190,17 @@ class App:
         start = perf_counter()
         path: str = scope["path"]
         method: str = scope["method"]
-        route, groups = self.match(path)
-        protocol = route.protocol if route else ("v1" if path.startswith("/v1/") else
-                                                 "v2" if path.startswith("/v2") else "seldon")
+        hit = self.exact.get(path)
+        route, params = hit if hit is not None else self._match_named(path)
         close = False
         try:
             if route is None:
                 raise MicroserviceError(f"no route {path!r}; see /seldon.json or docs/runtime.md for the routes",
                                         status_code=404, reason="MICROSERVICE_NOT_FOUND")
-            if method == "OPTIONS":
-                await self._preflight(scope, route, send)
-                return
             if method not in route.methods:
+                if method == "OPTIONS":
+                    await self._preflight(scope, route, send)
+                    return
                 raise MicroserviceError(f"method {method} is not allowed on {path}; use "
                                         f"{' or '.join(sorted(route.methods))}", status_code=405,
                                         reason="MICROSERVICE_BAD_METHOD")
@@ -171,7 +212,21 @@ class App:
                     length = value
                 elif key == b"inference-header-content-length":
                     hlen = value
-            body = await self._read_body(receive, length)
+            limit = self.max_body
+            if length is not None:
+                try:
+                    n = int(length)
+                except ValueError:
+                    raise MicroserviceError(f"Content-Length {length.decode('latin-1')!r} is not a number") from None
+                if n > limit:
+                    raise self._too_large(n)
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body = message.get("body", b"")  # the whole body in one chunk: the common case
+                if len(body) > limit:
+                    raise self._too_large(len(body))
+            else:
+                body = await self._read_body(receive, message)
             header_length = None
             if hlen is not None:
                 try:
@@ -179,10 +234,29 @@ class App:
                 except ValueError:
                     raise MicroserviceError(f"Inference-Header-Content-Length: {hlen.decode('latin-1')!r} "
                                             "is not an integer") from None
-            params = dict(zip(("name", "version"), groups))
-            req = Request(method, path, scope.get("query_string", b""), ctype, body, params, header_length,
-                          route.state)
-            reply = await route.handler(req)
+            state = route.state
+            req = Request(method, path, scope.get("query_string", b""), ctype, body, params, header_length, state)
+            work = route.work
+            if work is None:
+                reply = await route.handler(req)
+            else:
+                # Runner.run, inlined: an inline call costs no coroutine and no thread hop
+                runner = self.runner
+                mode = runner.mode
+                if mode == "always":
+                    reply = work(req)
+                elif mode == "auto" and state.inline and runner.submitted == runner.finished:
+                    t0 = perf_counter()
+                    try:
+                        reply = work(req)
+                    finally:
+                        elapsed = perf_counter() - t0
+                        if elapsed < THRESHOLD:
+                            state.recent = (state.recent << 1) & _WINDOW_MASK
+                        else:
+                            state.record_inline(elapsed)
+                else:
+                    reply = await runner.run_in_pool(state, work, req)
             status = reply[0]
         except Exception as exc:  # one seam: every failure becomes the protocol's error body
             err = to_microservice_error(exc, "request")
@@ -192,6 +266,8 @@ class App:
                           exc_info=err.__cause__ or (exc if err is not exc else None))
             status = err.status_code
             close = status == 413  # the rest of the body is not read: the connection cannot be reused
+            protocol = route.protocol if route else ("v1" if path.startswith("/v1/") else
+                                                     "v2" if path.startswith("/v2") else "seldon")
             body_obj = seldon_error_body(err) if protocol == "seldon" else v2_error_body(err)
             if isinstance(err, NotReady) and protocol != "seldon":
                 body_obj["ready"] = False
@@ -206,24 +282,20 @@ class App:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         if route is not None and route.counted and self.metrics is not None:
-            self.metrics.observe_batched(route.protocol, route.template, status, perf_counter() - start)
+            samples = route.samples.get(status)
+            if samples is None:
+                samples = route.samples[status] = self.metrics.samples(route.protocol, route.template, status)
+            samples.append(perf_counter() - start)
             if not self._flushing:
                 self._flushing = True
                 asyncio.get_running_loop().call_later(FLUSH_INTERVAL, self._flush_tick)
 
-    async def _read_body(self, receive: Callable, length: Optional[bytes]) -> bytes:
+    async def _read_body(self, receive: Callable, message: dict) -> bytes:
+        """The body from its first ASGI message on (a body in several chunks, or a disconnect)."""
         limit = self.max_body
-        if length is not None:
-            try:
-                n = int(length)
-            except ValueError:
-                raise MicroserviceError(f"Content-Length {length.decode('latin-1')!r} is not a number") from None
-            if n > limit:
-                raise self._too_large(n)
         chunks: list[bytes] = []
         total = 0
         while True:
-            message = await receive()
             if message["type"] == "http.disconnect":
                 raise MicroserviceError("the client disconnected before sending the whole body")
             chunk = message.get("body", b"")
@@ -234,6 +306,7 @@ class App:
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+            message = await receive()
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def _too_large(self, size: int) -> MicroserviceError:
@@ -253,21 +326,28 @@ class App:
         await send({"type": "http.response.body", "body": b""})
 
     # Seldon ---------------------------------------------------------------------------------------
-    def _seldon(self, method: str, passthrough: bool = False) -> Handler:
+    def _seldon(self, method: str, passthrough: bool = False) -> Work:
         dp = self.dp
+        large = fastjson.LARGE
 
         def work(req: Request) -> Reply:
-            msg = multipart.seldon_message(req.content_type, req.query, req.body, passthrough)
+            body = req.body
             if passthrough:
-                out = dp.seldon_passthrough(msg)
+                out = dp.seldon_passthrough(multipart.seldon_message(req.content_type, req.query, body, True))
                 return 200, JSON, out.encode("utf-8") if isinstance(out, str) else bytes(out)
+            if body and not req.query and req.content_type.startswith("application/json"):
+                # what seldon_message does for a JSON body without ?json=, without its checks
+                msg = None
+                if len(body) >= large and method in dp.seldon_array_methods:
+                    msg = fastjson.loads(body, "seldon")
+                if msg is None:
+                    msg = multipart.loads(body, "the request body")
+            else:
+                msg = multipart.seldon_message(req.content_type, req.query, body, False)
             result = dp.seldon(method, msg)
             return _status_of(result), JSON, dumps(result)
 
-        async def handler(req: Request) -> Reply:
-            return await self.runner.run(req.state, work, req)
-
-        return handler
+        return work
 
     async def _ping(self, req: Request) -> Reply:
         self.dp.check_ready()
@@ -296,13 +376,12 @@ class App:
         result = self.dp.v1_ready(req.params["name"])
         return (200 if result.get("ready") else 503), JSON, dumps(result)
 
-    async def _v1_predict(self, req: Request) -> Reply:
-        dp = self.dp
-
-        def work(req: Request) -> Reply:
-            return 200, JSON, dumps(dp.v1_predict(req.params["name"], multipart.json_body(req.body)))
-
-        return await self._call(req, work, req)
+    def _v1_predict_work(self, req: Request) -> Reply:
+        body = req.body
+        doc = fastjson.loads(body, "v1") if len(body) >= fastjson.LARGE else None
+        if doc is None:
+            doc = multipart.json_body(body)
+        return 200, JSON, dumps(self.dp.v1_predict(req.params["name"], doc))
 
     # Open Inference V2 --------------------------------------------------------------------------------
     async def _v2_live(self, req: Request) -> Reply:
@@ -327,15 +406,12 @@ class App:
             body["error"] = f"model is not ready: {self.dp.failure}"
         return (200 if ready else 503), JSON, dumps(body)
 
-    async def _v2_infer(self, req: Request) -> Reply:
-        return await self._call(req, self._v2_infer_work, req)
-
     def _v2_infer_work(self, req: Request) -> Reply:
         if not req.body:
             raise MicroserviceError("Empty request body: send an inference request JSON object")
         request = v2_codec.decode_request(req.body, req.header_length)
         response = self.dp.v2_infer(req.params["name"], req.params.get("version"), request)
-        body, json_length = v2_codec.encode_response(response, request)
+        body, json_length = v2_codec.encode_response(response)  # v2_infer set response.binary
         if json_length is None:
             return 200, JSON, body
         return 200, b"application/octet-stream", body, [(b"inference-header-content-length",

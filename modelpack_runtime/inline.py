@@ -6,13 +6,17 @@ worker. MODELPACK_INLINE_PREDICT picks the policy:
 
   never   always the pool (Seldon's behaviour: gunicorn threads)
   always  always inline (fastest for trivial models; a slow call blocks the worker, no 504)
-  auto    (default) per route, from which of its last WINDOW calls took THRESHOLD or longer
-          (wall time): start in the pool; once WARMUP calls were made there and none of the last
-          WINDOW was slow, run inline. Inline, SLOW_CALLS slow calls among the last WINDOW, or one
-          call over SLOW, send the route back to the pool for COOLDOWN seconds (doubling, up to
-          MAX_COOLDOWN, when it flips again soon after). Several slow calls are required because
-          on a busy machine the wall time of a 10 us call now and then includes tens of ms of
-          preemption; a steadily slow model still flips after SLOW_CALLS calls.
+  auto    (default) per route, from how many of its last WINDOW calls took THRESHOLD or longer
+          (wall time): start in the pool; once WARMUP calls were made there and fewer than
+          SLOW_CALLS of the last WINDOW were slow, run inline. Inline, SLOW_CALLS slow calls in a
+          row, half of the last WINDOW slow, or one call over SLOW, send the route back to the pool
+          for COOLDOWN seconds (doubling, up to MAX_COOLDOWN, when it flips again soon after).
+The rules ask for slow calls in a row, or many of them, because on a busy machine the wall time of
+a 10 us call now and then includes milliseconds of preemption (or, in the pool, of waiting for the
+GIL while the event loop runs). Such stalls hit single calls at random; a model that is really slow
+(CPU-bound, or waiting on I/O) is slow call after call and flips after SLOW_CALLS calls.
+Wall time, not thread CPU time, is what counts, because a model that waits on I/O uses no CPU but
+would still stall the loop; reading a thread's CPU clock also costs a system call per call.
 The request timeout (504) only applies to calls in the pool: an inline call cannot be interrupted.
 """
 from __future__ import annotations
@@ -36,12 +40,14 @@ WARMUP = 20
 COOLDOWN = 1.0
 MAX_COOLDOWN = 60.0
 _WINDOW_MASK = (1 << WINDOW) - 1
+_IN_A_ROW = (1 << SLOW_CALLS) - 1       # the SLOW_CALLS most recent calls
+_MANY = WINDOW // 2
 
 
 class RouteState:
     """Adaptive state of one route (one per route template)."""
 
-    __slots__ = ("inline", "recent", "calls", "pool_until", "cooldown")
+    __slots__ = ("calls", "cooldown", "inline", "pool_until", "recent")
 
     def __init__(self) -> None:
         self.inline = False
@@ -53,20 +59,19 @@ class RouteState:
     def record(self, seconds: float) -> None:
         """A pool call's duration. Runs in a pool thread; a lost update under a race only delays
         a switch by one call."""
-        self.recent = ((self.recent << 1) | (seconds >= THRESHOLD)) & _WINDOW_MASK
+        self.recent = recent = ((self.recent << 1) | (seconds >= THRESHOLD)) & _WINDOW_MASK
         self.calls += 1
-        if self.calls >= WARMUP and not self.recent and monotonic() >= self.pool_until:
+        if self.calls >= WARMUP and bin(recent).count("1") < SLOW_CALLS and monotonic() >= self.pool_until:
             self.inline = True
 
     def record_inline(self, seconds: float) -> None:
-        if seconds < THRESHOLD:
-            self.recent = (self.recent << 1) & _WINDOW_MASK
-            return
-        self.recent = ((self.recent << 1) | 1) & _WINDOW_MASK
-        if seconds < SLOW and bin(self.recent).count("1") < SLOW_CALLS:
+        """An inline call's duration. The caller shifts in fast calls itself (`recent << 1`), the
+        common case, and calls this only for calls of THRESHOLD or longer."""
+        self.recent = recent = ((self.recent << 1) | 1) & _WINDOW_MASK
+        if seconds < SLOW and recent & _IN_A_ROW != _IN_A_ROW and bin(recent).count("1") < _MANY:
             return
         log.debug("inline call took %.2f ms, %d of the last %d over %g ms: back to the thread pool",
-                  seconds * 1000, bin(self.recent).count("1"), WINDOW, THRESHOLD * 1000)
+                  seconds * 1000, bin(recent).count("1"), WINDOW, THRESHOLD * 1000)
         now = monotonic()
         # flipping again within 10 cooldowns of the last flip: the route is really slow, wait longer
         recent = now - self.pool_until < 10 * self.cooldown
@@ -95,6 +100,7 @@ class Runner:
             self.finished += 1
 
     async def run(self, state: RouteState, fn: Callable[..., Any], *args: Any) -> Any:
+        # http_app.App.__call__ has this decision inlined (one coroutine less per request): keep both alike
         mode = self.mode
         if mode == "always":
             return fn(*args)
@@ -103,7 +109,16 @@ class Runner:
             try:
                 return fn(*args)
             finally:
-                state.record_inline(perf_counter() - start)
+                elapsed = perf_counter() - start
+                if elapsed < THRESHOLD:
+                    state.recent = (state.recent << 1) & _WINDOW_MASK
+                else:
+                    state.record_inline(elapsed)
+        return await self.run_in_pool(state, fn, *args)
+
+    async def run_in_pool(self, state: RouteState, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run in the thread pool, with the request timeout (504)."""
+        mode = self.mode
         cfut = self.executor.submit(_timed, state if mode == "auto" else None, fn, args)
         self.submitted += 1
         cfut.add_done_callback(self._done)  # also runs when a queued call is cancelled by the timeout

@@ -66,7 +66,7 @@ class Metrics:
         self._duration = pc.Histogram("modelpack_request_duration_seconds", "Request latency in seconds",
                                       ("protocol", "route"), registry=self._registry)
         self._bounds = tuple(self._duration._upper_bounds)
-        self._batch: dict[tuple[str, str, int], list] = {}
+        self._batch: dict[tuple[str, str, int], list[float]] = {}
         self._req_children: dict[tuple[str, str, int], Any] = {}
         self._dur_children: dict[tuple[str, str], Any] = {}
         self._custom: dict[tuple[str, str, tuple[str, ...]], Any] = {}
@@ -79,30 +79,47 @@ class Metrics:
         self._custom.clear()
 
     # built-in request metrics -----------------------------------------------------------------
+    def samples(self, protocol: str, route: str, status: int) -> list[float]:
+        """The batch of request durations (seconds) of one (protocol, route, status), for the HTTP
+        event loop: it appends to the list, and `flush()` (every FLUSH_INTERVAL s and at exit)
+        writes the batch to the multiprocess files and empties the list in place, so callers may
+        keep it. Saves the three locked mmap writes (and getpid calls) per request, and the
+        histogram bookkeeping too. Event-loop thread only."""
+        key = (protocol, route, status)
+        batch = self._batch.get(key)
+        if batch is None:
+            batch = self._batch[key] = []
+        return batch
+
     def observe_batched(self, protocol: str, route: str, status: int, seconds: float) -> None:
-        """observe_request for the HTTP event loop: added to an in-process batch that `flush()`
-        writes out (the HTTP app flushes every FLUSH_INTERVAL s and at exit). Saves the three
-        locked mmap writes (and getpid calls) per request. Event-loop thread only."""
-        b = self._batch.get((protocol, route, status))
-        if b is None:
-            b = self._batch[(protocol, route, status)] = [0, 0.0, [0] * len(self._bounds)]
-        b[0] += 1
-        b[1] += seconds
-        b[2][bisect_left(self._bounds, seconds)] += 1
+        """One duration into the batch (see `samples`)."""
+        self.samples(protocol, route, status).append(seconds)
 
     def flush(self) -> None:
         """Write the batched request observations to the multiprocess files."""
-        batch, self._batch = self._batch, {}
-        for (protocol, route, status), (n, total, buckets) in batch.items():
-            self._requests.labels(protocol, route, str(status)).inc(n)
+        bounds = self._bounds
+        for (protocol, route, status), durations in self._batch.items():
+            if not durations:
+                continue
+            self._requests.labels(protocol, route, str(status)).inc(len(durations))
             hist = self._duration.labels(protocol, route)
             # prometheus_client's Histogram keeps a sum value and one (non-cumulative) value per
-            # bucket; adding whole batches to them is what n observe() calls would do.
+            # bucket (the first upper bound >= the value, which is bisect_left); adding whole
+            # batches to them is what len(durations) observe() calls would do.
             # tests/runtime/http/test_metrics.py checks the exposed _count/_bucket figures.
-            hist._sum.inc(total)
+            hist._sum.inc(sum(durations))
+            if len(durations) < 64:
+                buckets = [0] * len(bounds)
+                for seconds in durations:
+                    buckets[bisect_left(bounds, seconds)] += 1
+            else:  # a busy worker's half second: thousands of samples, counted in one numpy call
+                import numpy as np  # a worker has numpy loaded already; the master never gets here
+
+                buckets = np.bincount(np.searchsorted(bounds, durations, side="left"), minlength=len(bounds)).tolist()
             for i, count in enumerate(buckets):
                 if count:
                     hist._buckets[i].inc(count)
+            durations.clear()
 
     def observe_request(self, protocol: str, route: str, status: int, seconds: float) -> None:
         """Count one request now (thread-safe; used by the gRPC adapter)."""

@@ -46,7 +46,10 @@ def _tensorflow() -> Any:
 
 def array_from_ndarray(value: Any, where: str = "data.ndarray") -> np.ndarray:
     """np.array(value) with ragged input turned into a clear 400 (numpy raises ValueError for
-    ragged nested lists; older numpy silently made object arrays of lists)."""
+    ragged nested lists; older numpy silently made object arrays of lists). A numpy array is
+    that array already (fastjson decoded a large body: it equals np.array of the list)."""
+    if type(value) is np.ndarray:
+        return value
     try:
         arr = np.array(value)
     except ValueError as e:
@@ -54,7 +57,7 @@ def array_from_ndarray(value: Any, where: str = "data.ndarray") -> np.ndarray:
             f"{where} is ragged (nested lists of different lengths) or mixes lists and scalars;"
             f" every row must have the same length ({e})"
         ) from None
-    if arr.dtype == object and arr.size and any(isinstance(x, list) for x in arr.flat):
+    if arr.dtype.kind == "O" and arr.size and any(isinstance(x, list) for x in arr.flat):
         raise MicroserviceError(
             f"{where} is ragged (nested lists of different lengths); every row must have the same length"
         )
@@ -150,9 +153,11 @@ def jsonable(arr: np.ndarray) -> Any:
     form (0.33333334), Seldon's json.dumps(tolist()) the float64 value (0.3333333432674408);
     clients comparing against Seldon see the same digits this way.
     """
-    if arr.dtype.kind == "f" and arr.dtype.itemsize < 8:
+    dtype = arr.dtype
+    if dtype.kind == "f" and dtype.itemsize < 8:
         arr = arr.astype(np.float64)
-    if arr.dtype.kind in _ORJSON_KINDS and arr.ndim > 0 and arr.flags.c_contiguous and arr.dtype.isnative:
+        dtype = arr.dtype
+    if dtype.kind in _ORJSON_KINDS and arr.ndim > 0 and arr.flags.c_contiguous and dtype.isnative:
         return arr
     return arr.tolist()
 
@@ -179,6 +184,8 @@ def _tftensor(arr: np.ndarray) -> dict:
 
 def encode_payload(result: Any, request_kind: str | None, names_for: Callable[[int], list]) -> dict:
     """The payload part of a response (C.8), following the request's data kind."""
+    if type(result) is np.ndarray:  # the common case first: it skips three isinstance checks
+        return _encode_array(result, result, request_kind, names_for)
     if isinstance(result, dict):
         return {"jsonData": result}
     if isinstance(result, (bytes, bytearray)):
@@ -190,22 +197,27 @@ def encode_payload(result: Any, request_kind: str | None, names_for: Callable[[i
             arr = result if isinstance(result, np.ndarray) else np.asarray(result)
         except ValueError:  # ragged list: not numeric, sent as-is
             return {"data": {"names": [], "ndarray": list(result)}}
-        names = names_for(arr.shape[1]) if arr.ndim > 1 else []
-        if arr.dtype.kind in "iuf":
-            if request_kind == "tensor" or request_kind is None:
-                values = jsonable(arr.ravel())
-                return {"data": {"names": names, "tensor": {"shape": list(arr.shape), "values": values}}}
-            if request_kind == "tftensor":
-                return {"data": {"names": names, "tftensor": _tftensor(arr)}}
-        if isinstance(result, np.ndarray):
-            return {"data": {"names": names, "ndarray": jsonable(result)}}
-        return {"data": {"names": names, "ndarray": result if isinstance(result, list) else list(result)}}
+        return _encode_array(result, arr, request_kind, names_for)
     if hasattr(result, "type_url") and hasattr(result, "value"):  # google.protobuf.Any (gRPC)
         return {"customData": result}
     raise MicroserviceError(
         f"Unknown data type returned as payload (must be list or np array): the model returned"
         f" {type(result).__name__}; return a list, numpy array, dict, str or bytes"
     )
+
+
+def _encode_array(result: Any, arr: np.ndarray, request_kind: str | None, names_for: Callable[[int], list]) -> dict:
+    """`result` (list, tuple or array) as `data`, with `arr` its array."""
+    names = names_for(arr.shape[1]) if arr.ndim > 1 else []
+    if arr.dtype.kind in "iuf":
+        if request_kind == "tensor" or request_kind is None:
+            values = jsonable(arr.ravel())
+            return {"data": {"names": names, "tensor": {"shape": list(arr.shape), "values": values}}}
+        if request_kind == "tftensor":
+            return {"data": {"names": names, "tftensor": _tftensor(arr)}}
+    if isinstance(result, np.ndarray):
+        return {"data": {"names": names, "ndarray": jsonable(result)}}
+    return {"data": {"names": names, "ndarray": result if isinstance(result, list) else list(result)}}
 
 
 def route_branch(value: Any) -> int:

@@ -91,6 +91,8 @@ class KServeProtocols:
             raise self._user_error(e, self._v_method) from e  # type: ignore[attr-defined]
         data, _tags, runtime = unwrap(result)
         m = self.model
+        if not runtime and (m is None or m.metrics is None or self.metrics is None):
+            return data  # no custom metrics: the common case
         found: list = validate_metrics(runtime, "SeldonResponse.metrics") if runtime else []
         if m is not None and m.metrics is not None and self.metrics is not None:
             user = call_optional(m.metrics, None)
@@ -114,7 +116,7 @@ class KServeProtocols:
         if key is None:
             raise MicroserviceError(f"a V1 request needs 'instances' (or 'inputs'); got keys {sorted(body)!r}")
         instances = body[key]
-        if not isinstance(instances, list):
+        if not isinstance(instances, list) and type(instances) is not np.ndarray:  # ndarray: fastjson
             raise MicroserviceError(f"V1 '{key}' must be a list, got {type(instances).__name__}")
         X = array_from_ndarray(instances, where=key)
         meta = {"parameters": body["parameters"]} if "parameters" in body else {}
@@ -159,14 +161,20 @@ class KServeProtocols:
         """One input -> X is its array; several -> X is {name: array}. meta = {parameters, id}.
         An array result is output "output-0" (or the one requested output's name); a dict result
         gives one output per key."""
-        self._check_name(name)
+        if name != self.name:
+            self._check_name(name)
         inputs = request.inputs
         if len(inputs) == 1:
             X: Any = inputs[0].data
+            names = [inputs[0].name]
         else:
             X = {t.name: t.data for t in inputs}
-        data = self._invoke_v(X, [t.name for t in inputs], {"parameters": request.parameters, "id": request.id})
-        requested = [o.name for o in request.outputs]
+            names = [t.name for t in inputs]
+        data = self._invoke_v(X, names, {"parameters": request.parameters, "id": request.id})
+        if type(data) is np.ndarray and not request.outputs and not request.parameters:
+            # the common case, in short: one array, no outputs asked for, so no binary flags either
+            return v2_codec.InferResponse(self.name, [v2_codec.to_output("output-0", data)], version, request.id)
+        requested = [o.name for o in request.outputs] if request.outputs else []
         if data is None:
             raise MicroserviceError(f"{self._v_method} returned None; return an array, list or dict of arrays",
                                     500, "MICROSERVICE_INTERNAL_ERROR")
@@ -183,7 +191,7 @@ class KServeProtocols:
                     f"outputs asks for {requested!r} but the model returns a single array; request one output or none"
                 )
             items = [(requested[0] if requested else "output-0", data)]
-        outputs = [v2_codec.to_output(str(n), v) for n, v in items]
-        resp = v2_codec.InferResponse(model_name=self.name, outputs=outputs, model_version=version, id=request.id)
+        outputs = [v2_codec.to_output(n if type(n) is str else str(n), v) for n, v in items]
+        resp = v2_codec.InferResponse(self.name, outputs, version, request.id)
         resp.binary = v2_codec.binary_flags(request, outputs)
         return resp

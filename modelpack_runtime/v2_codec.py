@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from . import fastjson
 from .errors import MicroserviceError
 
 # V2 datatype -> little-endian numpy dtype (BYTES is an object array)
@@ -102,61 +103,98 @@ def to_output(name: str, value: Any) -> Tensor:
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     if arr.ndim == 0:
         arr = arr.reshape(1)
-    if arr.dtype.kind == "O":
+    dtype = arr.dtype
+    if dtype.kind == "O":
         flat = arr.ravel()
         if not all(isinstance(x, (str, bytes)) for x in flat):
             arr = np.array(arr.tolist())  # e.g. an object array of numbers
-    return Tensor(name, list(arr.shape), datatype_of(arr, f"output {name!r}"), arr)
+            dtype = arr.dtype
+    datatype = _KIND_TO_DATATYPE.get((dtype.kind, dtype.itemsize)) or datatype_of(arr, f"output {name!r}")
+    return Tensor(name, list(arr.shape), datatype, arr)
 
 
 # ---- decoding ----------------------------------------------------------------------------------
+
+_EMPTY = memoryview(b"")
+
 
 def _bad(msg: str) -> MicroserviceError:
     return MicroserviceError(msg)
 
 
-def _check_shape(shape: Any, where: str) -> list:
+def _where(name: str) -> str:
+    # built only for an error message: formatting it for every input costs more than the checks
+    return f"input {name!r}"
+
+
+def _check_shape(shape: Any, name: str) -> list:
+    if type(shape) is list:
+        for d in shape:  # a loop, not all(genexpr): this runs on every request
+            if type(d) is not int or d < 0:
+                break
+        else:
+            return shape
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-        raise _bad(f"{where}.shape must be a list of non-negative integers, got {shape!r}")
+        raise _bad(f"{_where(name)}.shape must be a list of non-negative integers, got {shape!r}")
     return shape
 
 
-def _json_tensor(data: Any, shape: list, datatype: str, where: str) -> np.ndarray:
-    count = math.prod(shape)
+_FLOATS = frozenset(("FP16", "FP32", "FP64"))
+_INTS = frozenset(("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"))
+
+
+def _json_tensor(data: Any, shape: list, datatype: str, name: str) -> np.ndarray:
+    if type(data) is np.ndarray:
+        # fastjson decoded a large body: `data` is np.array(the list) already (float64 or int64; it
+        # leaves float data for an integer datatype to this function's general path: see there)
+        kind = data.dtype.kind
+        if (kind == "f" and datatype in _FLOATS) or (kind == "i" and (datatype in _FLOATS or datatype in _INTS)):
+            if kind == "i" and datatype in _INTS:
+                _check_range(data, datatype, name)
+            return _reshape(data.astype(DTYPES[datatype], copy=False), shape, name)
     if datatype == "BYTES":
         try:
             arr = np.array(data, dtype=object)
         except ValueError:
-            raise _bad(f"{where}.data is ragged; nested lists must all have the same length") from None
+            raise _bad(f"{_where(name)}.data is ragged; nested lists must all have the same length") from None
         flat = arr.ravel()
         for x in flat:
             if not isinstance(x, str):
-                raise _bad(f"{where}: BYTES data must be strings, got {type(x).__name__} {x!r}")
+                raise _bad(f"{_where(name)}: BYTES data must be strings, got {type(x).__name__} {x!r}")
     else:
         try:
             arr = np.array(data)
         except ValueError:
-            raise _bad(f"{where}.data is ragged; nested lists must all have the same length") from None
+            raise _bad(f"{_where(name)}.data is ragged; nested lists must all have the same length") from None
         kind = arr.dtype.kind
         if datatype == "BOOL":
             if kind != "b" and arr.size:
-                raise _bad(f"{where}: BOOL data must be true/false, got {_sample(arr)}")
+                raise _bad(f"{_where(name)}: BOOL data must be true/false, got {_sample(arr)}")
         elif kind in "US" or (kind == "b" and arr.size):
-            raise _bad(f"{where}: {datatype} data must be numbers, got {_sample(arr)}")
-        elif kind == "O" or (kind == "f" and datatype.startswith(("INT", "UINT"))):
+            raise _bad(f"{_where(name)}: {datatype} data must be numbers, got {_sample(arr)}")
+        elif kind == "O" or (kind == "f" and datatype in _INTS):
             # object: ints beyond int64 or mixed types; float for an integer type: a real float, or
             # numpy promoting a mix of int64 and uint64 values -> check element by element
-            arr = _object_numbers(np.array(data, dtype=object), datatype, where)
-        elif datatype.startswith(("INT", "UINT")):
-            if arr.size:
-                info = np.iinfo(DTYPES[datatype])
-                lo, hi = arr.min(), arr.max()
-                if lo < info.min or hi > info.max:
-                    bad = lo if lo < info.min else hi
-                    raise _bad(f"{where}: value {int(bad)} is out of range for {datatype} ({info.min}..{info.max})")
+            arr = _object_numbers(np.array(data, dtype=object), datatype, _where(name))
+        elif datatype in _INTS:
+            _check_range(arr, datatype, name)
         arr = arr.astype(DTYPES[datatype], copy=False)
+    return _reshape(arr, shape, name)
+
+
+def _check_range(arr: np.ndarray, datatype: str, name: str) -> None:
+    if arr.size:
+        info = np.iinfo(DTYPES[datatype])
+        lo, hi = arr.min(), arr.max()
+        if lo < info.min or hi > info.max:
+            bad = lo if lo < info.min else hi
+            raise _bad(f"{_where(name)}: value {int(bad)} is out of range for {datatype} ({info.min}..{info.max})")
+
+
+def _reshape(arr: np.ndarray, shape: list, name: str) -> np.ndarray:
+    count = math.prod(shape)
     if arr.size != count:
-        raise _bad(f"{where}: shape {shape} needs {count} elements, got {arr.size}")
+        raise _bad(f"{_where(name)}: shape {shape} needs {count} elements, got {arr.size}")
     return arr.reshape(shape)
 
 
@@ -230,13 +268,16 @@ def decode_request(body: bytes, header_length: int | None = None) -> InferReques
             )
         head, tail = body[:header_length], memoryview(body)[header_length:]
     else:
-        head, tail = body, memoryview(b"")
-    try:
-        doc = orjson.loads(head)
-    except orjson.JSONDecodeError as e:
-        hint = "" if header_length is not None else (
-            "; a body with binary tensor data needs the Inference-Header-Content-Length header")
-        raise _bad(f"the V2 request is not valid JSON: {e}{hint}") from None
+        head, tail = body, _EMPTY
+    # a large JSON tensor goes straight into numpy when fastjson can prove that gives the same
+    doc = fastjson.loads(head, "v2") if header_length is None and len(head) >= fastjson.LARGE else None
+    if doc is None:
+        try:
+            doc = orjson.loads(head)
+        except orjson.JSONDecodeError as e:
+            hint = "" if header_length is not None else (
+                "; a body with binary tensor data needs the Inference-Header-Content-Length header")
+            raise _bad(f"the V2 request is not valid JSON: {e}{hint}") from None
     if not isinstance(doc, dict):
         raise _bad(f"the V2 request must be a JSON object, got {type(doc).__name__}")
     raw_inputs = doc.get("inputs")
@@ -245,19 +286,18 @@ def decode_request(body: bytes, header_length: int | None = None) -> InferReques
     inputs = []
     offset = 0
     for i, t in enumerate(raw_inputs):
-        where = f"inputs[{i}]"
         if not isinstance(t, dict):
-            raise _bad(f"{where} must be an object, got {type(t).__name__}")
+            raise _bad(f"inputs[{i}] must be an object, got {type(t).__name__}")
         name, datatype = t.get("name"), t.get("datatype")
         if not isinstance(name, str):
-            raise _bad(f"{where}.name must be a string, got {name!r}")
-        where = f"input {name!r}"
+            raise _bad(f"inputs[{i}].name must be a string, got {name!r}")
         if datatype not in DTYPES:
-            raise _bad(f"{where}: datatype {datatype!r} is not one of {', '.join(DTYPES)}")
-        shape = _check_shape(t.get("shape"), where)
-        params = dict(_parameters(t, where))
-        size = params.pop("binary_data_size", None)
+            raise _bad(f"{_where(name)}: datatype {datatype!r} is not one of {', '.join(DTYPES)}")
+        shape = _check_shape(t.get("shape"), name)
+        params = dict(_parameters(t, _where(name))) if "parameters" in t else {}
+        size = params.pop("binary_data_size", None) if params else None
         if size is not None:
+            where = _where(name)
             if "data" in t:
                 raise _bad(f"{where} has both 'data' and parameters.binary_data_size; send one of them")
             if not isinstance(size, int) or isinstance(size, bool) or size < 0:
@@ -274,19 +314,23 @@ def decode_request(body: bytes, header_length: int | None = None) -> InferReques
             arr = _binary_tensor(bytes(tail[offset:offset + size]), shape, datatype, where)
             offset += size
         elif "data" in t:
-            arr = _json_tensor(t["data"], shape, datatype, where)
+            arr = _json_tensor(t["data"], shape, datatype, name)
         else:
-            raise _bad(f"{where} has neither 'data' nor parameters.binary_data_size")
+            raise _bad(f"{_where(name)} has neither 'data' nor parameters.binary_data_size")
         inputs.append(Tensor(name, shape, datatype, arr, params))
     if offset != len(tail):
         raise _bad(f"{len(tail) - offset} bytes of binary data after the JSON are not claimed by any input")
     outputs = []
-    for i, o in enumerate(doc.get("outputs") or []):
+    raw_outputs = doc.get("outputs") or ()
+    if not isinstance(raw_outputs, (list, tuple)):
+        raise _bad(f"'outputs' must be a list of {{name, parameters}} objects, got {type(raw_outputs).__name__}")
+    for i, o in enumerate(raw_outputs):
         if not isinstance(o, dict) or not isinstance(o.get("name"), str):
             raise _bad(f"outputs[{i}] must be an object with a string 'name', got {o!r}")
         outputs.append(RequestedOutput(o["name"], _parameters(o, f"outputs[{i}]")))
     rid = doc.get("id")
-    return InferRequest(inputs, None if rid is None else str(rid), _parameters(doc, "request"), outputs)
+    return InferRequest(inputs, None if rid is None else str(rid),
+                        _parameters(doc, "request") if "parameters" in doc else {}, outputs)
 
 
 # ---- encoding ----------------------------------------------------------------------------------
@@ -312,7 +356,8 @@ def _json_data(t: Tensor) -> Any:
             out.append(x)
         return out
     flat = np.ascontiguousarray(arr.ravel())
-    if flat.dtype == np.float16 or not flat.dtype.isnative:
+    dtype = flat.dtype
+    if (dtype.kind == "f" and dtype.itemsize == 2) or not dtype.isnative:  # orjson has no float16
         return flat.tolist()
     return flat
 
@@ -339,7 +384,8 @@ def encode_response(resp: InferResponse, request: InferRequest | None = None) ->
     outputs = []
     tails = []
     for i, t in enumerate(resp.outputs):
-        o: dict = {"name": t.name, "datatype": t.datatype, "shape": list(t.shape)}
+        shape = t.shape
+        o: dict = {"name": t.name, "datatype": t.datatype, "shape": shape if type(shape) is list else list(shape)}
         params = dict(t.parameters) if t.parameters else {}
         if binary and binary[i]:
             raw = binary_of(t)
@@ -367,6 +413,8 @@ def encode_response(resp: InferResponse, request: InferRequest | None = None) ->
 def binary_flags(request: InferRequest, outputs: list) -> list | None:
     """Per output: binary if its requested output says binary_data, else binary_data_output."""
     default = request.binary_data_output
+    if not request.outputs:
+        return [True] * len(outputs) if default and outputs else None
     asked = {o.name: o.binary for o in request.outputs}
     flags = []
     for t in outputs:

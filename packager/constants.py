@@ -70,6 +70,8 @@ RUNTIME_DEPENDENCIES = (
     "uvloop>=0.17; sys_platform != 'win32'",
     "httptools>=0.5",
     "prometheus-client>=0.17",
+    # large JSON tensors (modelpack_runtime/fastjson.py); keep in step with pyproject.toml
+    "pysimdjson>=7.0.2,<8; python_version < '3.14'",
     # gRPC (issue 4); keep in step with pyproject.toml (the stubs need protobuf >= their gencode 7.35.1)
     "grpcio>=1.85.1",
     "protobuf>=7.35.1,<8",

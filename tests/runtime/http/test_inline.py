@@ -124,3 +124,47 @@ def test_a_timed_out_queued_call_does_not_block_inline_forever() -> None:
     assert runner.submitted == runner.finished
     assert run(runner, fast, where) == [threading.main_thread().name]
     runner.shutdown()
+
+
+def test_auto_two_slow_calls_in_a_row_do_not_flip_three_do() -> None:
+    # a preempted call is a random event: two in a row happen, three in a row are a slow model
+    runner, state = inline.Runner("auto", 1, 5.0), inline.RouteState()
+    run(runner, state, where, inline.WARMUP)
+    for _ in range(3):
+        for _ in range(inline.SLOW_CALLS - 1):
+            run(runner, state, lambda: time.sleep(0.002))
+        run(runner, state, where, 2)
+    assert state.inline  # 6 slow calls among the last 20, never SLOW_CALLS in a row
+    for _ in range(inline.SLOW_CALLS):
+        run(runner, state, lambda: time.sleep(0.002))
+    assert not state.inline
+    runner.shutdown()
+
+
+def test_auto_a_model_slow_half_the_time_flips() -> None:
+    runner, state = inline.Runner("auto", 1, 5.0), inline.RouteState()
+    run(runner, state, where, inline.WARMUP)
+    calls = 0
+    while state.inline and calls < 60:
+        run(runner, state, lambda: time.sleep(0.002))  # slow, fast, slow, fast ...: never 2 in a row
+        run(runner, state, where)
+        calls += 2
+    assert not state.inline and calls <= inline.WINDOW + 2
+    runner.shutdown()
+
+
+def test_auto_a_few_slow_pool_calls_do_not_keep_a_fast_route_in_the_pool() -> None:
+    # in the pool a fast call now and then waits for the GIL or a core; it still goes inline
+    runner, state = inline.Runner("auto", 1, 5.0), inline.RouteState()
+    for i in range(inline.WARMUP):
+        run(runner, state, (lambda: time.sleep(0.002)) if i % 10 == 0 else where)
+    assert state.inline
+    runner.shutdown()
+
+
+def test_auto_a_route_with_many_slow_pool_calls_stays_in_the_pool() -> None:
+    runner, state = inline.Runner("auto", 1, 5.0), inline.RouteState()
+    for i in range(inline.WARMUP * 2):
+        run(runner, state, (lambda: time.sleep(0.002)) if i % 5 == 0 else where)
+    assert not state.inline  # 4 of every 20 calls slow: at least SLOW_CALLS in any window
+    runner.shutdown()

@@ -250,3 +250,29 @@ def test_oversized_content_length_is_413_without_reading(rowsum) -> None:
     assert "larger than the limit" in body["status"]["info"] and "--max-body-size" in body["status"]["info"]
     assert resp.getheader("connection") == "close"
     conn.close()
+
+
+def test_large_json_bodies_answer_as_small_ones_do(rowsum) -> None:
+    # 400x50 bodies (over fastjson.LARGE): the simdjson path when pysimdjson is installed
+    x = [[(i * 50 + j) % 97 / 8 - 3.0 for j in range(50)] for i in range(400)]
+    sums = [sum(row) for row in x]
+    r = requests.post(rowsum.url + "/api/v1.0/predictions", json={"data": {"names": [], "ndarray": x}})
+    assert r.status_code == 200, r.text
+    assert [v[0] for v in r.json()["data"]["ndarray"]] == sums
+    ints = [[i * 50 + j for j in range(50)] for i in range(400)]  # all integers: int64, as np.array gives
+    r = requests.post(rowsum.url + "/transform-input", json={"data": {"ndarray": ints}})  # X * 2
+    assert r.json()["data"]["ndarray"] == [[2 * v for v in row] for row in ints]
+    assert all(type(v) is int for row in r.json()["data"]["ndarray"] for v in row)
+    r = requests.post(rowsum.url + "/v1/models/Model:predict", json={"instances": x})
+    assert [v[0] for v in r.json()["predictions"]] == sums
+    flat = [v for row in x for v in row]
+    r = requests.post(rowsum.url + "/v2/models/Model/infer", json={
+        "inputs": [{"name": "x", "shape": [400, 50], "datatype": "FP64", "data": flat}]})
+    assert r.json()["outputs"][0]["data"] == sums
+    # ragged and nested large bodies: the same 400 as a small one
+    ragged = x[:-1] + [x[-1][:-1]]
+    r = requests.post(rowsum.url + "/api/v1.0/predictions", json={"data": {"ndarray": ragged}})
+    assert r.status_code == 400 and "ragged" in r.json()["status"]["info"]
+    r = requests.post(rowsum.url + "/v2/models/Model/infer", json={
+        "inputs": [{"name": "x", "shape": [400, 50], "datatype": "FP32", "data": flat[:-1] + [[1.0]]}]})
+    assert r.status_code == 400 and "ragged" in r.json()["error"]
