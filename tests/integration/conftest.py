@@ -159,6 +159,10 @@ class Running:
     def logs(self) -> str:
         return self.container.logs().decode(errors="replace")[-4000:]
 
+    def published(self, port: int) -> str:
+        """``127.0.0.1:N`` where the container's ``port`` is published (e.g. 5000, gRPC)."""
+        return f"127.0.0.1:{self.container.attrs['NetworkSettings']['Ports'][f'{port}/tcp'][0]['HostPort']}"
+
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         last = ""
@@ -182,12 +186,13 @@ class Running:
 
 @pytest.fixture
 def run_container(docker_client: docker.DockerClient) -> Iterator:
-    """Factory: ``run_container(image, **docker_run_kwargs)`` -> a ready Running; removed after the test."""
+    """Factory: ``run_container(image, **docker_run_kwargs)`` -> a ready Running; removed after the test.
+    Port 9000 is always published on 127.0.0.1; ``ports=`` publishes more (``Running.published``)."""
     started: list[docker.models.containers.Container] = []
 
-    def start(image: str, *, ready: bool = True, **kwargs: object) -> Running:
-        container = docker_client.containers.run(image, detach=True, ports={"9000/tcp": ("127.0.0.1", None)},
-                                                 **kwargs)
+    def start(image: str, *, ready: bool = True, ports: dict | None = None, **kwargs: object) -> Running:
+        container = docker_client.containers.run(image, detach=True,
+                                                 ports={"9000/tcp": ("127.0.0.1", None), **(ports or {})}, **kwargs)
         started.append(container)
         running = Running(container)
         if ready:

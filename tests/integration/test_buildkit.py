@@ -21,9 +21,7 @@ import pytest
 from packager.backend.buildkit import PlainLog
 
 from .conftest import EXAMPLES, Images, run_cli
-from .test_secrets import ca_bundle_with_marker, scan_stream
-from .test_uv import HeadIndex
-from .wheels import make_wheel
+from .privateindex import assert_image_clean, private_index
 
 BK = ("--backend", "buildkit")
 CLIENTS = ("buildx", "docker-build")
@@ -98,39 +96,25 @@ def test_example_builds_runs_and_answers_on_buildkit(images: Images, run_contain
 def test_no_secret_in_image_or_output_on_buildkit(images: Images, run_container, tmp_path: Path,
                                                   docker_client: docker.DockerClient, installer: str,
                                                   client: str) -> None:
-    token = uuid.uuid4().hex
-    password = f"idxpw-{token[:16]}"
-    wheel = make_wheel(tmp_path / "dist", "mp-private-demo", "0.1.0",
-                       {"mp_private_demo/__init__.py": "SECRET_SAUCE = 7\n"})
-    ca_needles = ca_bundle_with_marker(images.infra, tmp_path, f"modelpack-test-ca-{token[16:]}")
-    with HeadIndex([wheel], "reader", password) as index:
-        url = f"http://reader:{password}@127.0.0.1:{index.port}/simple"
-        trusted = f"127.0.0.1:{index.port}"
+    with private_index(images.infra, tmp_path) as private:
         tag, result = images.build(EXAMPLES / "private-index", f"bk-private-{installer}-{client}",
-                                   "--base-image", images.infra.base_image,
-                                   "--ca-cert", str(tmp_path / "bundle.pem"), "-e", f"EXTRA_INDEX_URL={url}",
-                                   "-e", f"PIP_TRUSTED_HOST={trusted}", *BK, "--installer", installer,
-                                   base=False, env=client_env(client))
-        seen = list(index.requests)
+                                   "--base-image", images.infra.base_image, *private.flags, *BK,
+                                   "--installer", installer, base=False, env=client_env(client))
+        seen = list(private.index.requests)
     assert result.returncode == 0, result.explain()
     check_client(result, client)
     assert ("/simple/mp-private-demo/", 200) in seen, seen
     assert "--mount=type=secret,id=pip_env" in result.output and "--mount=type=secret,id=ca" in result.output
     app = run_container(tag)
     assert app.post("/predict", {"data": {"ndarray": [[1, 2]]}}).json()["data"]["ndarray"] == [[7.0, 14.0]]
-    needles = {"password": password.encode(), "index url": url.encode(), "trusted host": trusted.encode(),
-               **{f"ca bundle bytes {i}": n for i, n in enumerate(ca_needles)}}
-    control = {"control": b"SECRET_SAUCE = 7"}  # positive control: the scan reads the layers' files
-    found = scan_stream(docker_client.api.get_image(tag, chunk_size=1 << 20), {**needles, **control})
-    assert found == {"control"}, f"found in the saved image: {sorted(found - {'control'})}"
-    meta = json.dumps(docker_client.api.inspect_image(tag)) + json.dumps(docker_client.api.history(tag))
-    assert not scan_stream([meta.encode()], needles)
+    needles = private.needles
+    assert_image_clean(docker_client, tag, needles)
     for name in ("password", "index url"):
         assert needles[name].decode() not in result.output, f"{name} printed by the CLI"
     # the secret file lived in a private temp folder that is gone after the build (other builds on
     # the machine may have folders of their own: look for this build's password in them)
     leftovers = [p for p in Path(tempfile.gettempdir()).glob("modelpack-secrets-*/pip_env")
-                 if password.encode() in p.read_bytes()]
+                 if private.password.encode() in p.read_bytes()]
     assert not leftovers, leftovers
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -24,9 +23,7 @@ import docker
 import pytest
 
 from .conftest import EXAMPLES, Images, run_cli
-from .test_secrets import ca_bundle_with_marker, scan_stream
-from .test_uv import HeadIndex
-from .wheels import make_wheel
+from .privateindex import assert_image_clean, private_index
 
 pytestmark = pytest.mark.docker
 PREFIX = "/opt/conda/envs/microservice"
@@ -199,21 +196,13 @@ def test_conda_on_buildkit_reads_secrets_from_mounts_and_leaks_nothing(
     (src / "environment.yml").write_text((src / "environment.yml").read_text().replace(
         "      - six==1.16.0\n", "      - six==1.16.0\n      - mp-private-demo==0.1.0\n"))
     (src / "Model.py").write_text(PRIVATE_MODEL)
-    token = uuid.uuid4().hex
-    password = f"idxpw-{token[:16]}"
-    wheel = make_wheel(tmp_path / "dist", "mp-private-demo", "0.1.0",
-                       {"mp_private_demo/__init__.py": "SECRET_SAUCE = 7\n"})
-    ca_needles = ca_bundle_with_marker(images.infra, tmp_path, f"modelpack-test-ca-{token[16:]}")
-    with HeadIndex([wheel], "reader", password) as index:
-        url = f"http://reader:{password}@127.0.0.1:{index.port}/simple"
-        trusted = f"127.0.0.1:{index.port}"
-        flags = ["--base-image", images.infra.base_image, "--ca-cert", str(tmp_path / "bundle.pem"),
-                 "-e", f"EXTRA_INDEX_URL={url}", "-e", f"PIP_TRUSTED_HOST={trusted}",
+    with private_index(images.infra, tmp_path) as private:
+        flags = ["--base-image", images.infra.base_image, *private.flags,
                  "--backend", "buildkit", "--installer", installer]
         env = {"MODELPACK_BUILDKIT_CLIENT": client}
         dry = run_cli("build", str(src), "x", "--dry-run", *flags, env=env)
         tag, result = images.build(src, f"conda-bk-{installer}", *flags, env=env, base=False)
-        seen = list(index.requests)
+        seen = list(private.index.requests)
     assert dry.returncode == 0, dry.explain()
     conda_stage = dry.stdout.split("# Final stage", 1)[0]
     # no build arg carries an index setting, and every download step mounts the secrets
@@ -241,13 +230,8 @@ def test_conda_on_buildkit_reads_secrets_from_mounts_and_leaks_nothing(
     assert tags["prefix"] == PREFIX and tags["six"] == "1.16.0", tags
     assert tags["private"].startswith(f"{PREFIX}/lib/python3.11/site-packages/mp_private_demo/"), tags
 
-    needles = {"password": password.encode(), "index url": url.encode(), "trusted host": trusted.encode(),
-               **{f"ca bundle bytes {i}": n for i, n in enumerate(ca_needles)}}
-    control = {"control": b"SECRET_SAUCE = 7"}  # positive control: the private package's file is in a layer
-    found = scan_stream(docker_client.api.get_image(tag, chunk_size=1 << 20), {**needles, **control})
-    assert found == {"control"}, f"found in the saved image: {sorted(found - {'control'})}"
-    meta = json.dumps(docker_client.api.inspect_image(tag)) + json.dumps(docker_client.api.history(tag))
-    assert not scan_stream([meta.encode()], needles)
+    needles = private.needles
+    assert_image_clean(docker_client, tag, needles)
     for name, needle in needles.items():
         assert needle.decode() not in result.output + dry.output, f"{name} printed by the CLI"
 

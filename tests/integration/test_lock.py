@@ -11,7 +11,6 @@ nor the lock-tool image (scanned like a built image)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -23,7 +22,7 @@ import docker
 import pytest
 
 from .conftest import EXAMPLES, RUN_ID, Images, Infra, run_cli
-from .test_secrets import ca_bundle_with_marker, scan_stream
+from .privateindex import assert_image_clean, private_index
 from .wheels import PrivateIndex, make_wheel
 
 pytestmark = pytest.mark.docker
@@ -256,30 +255,21 @@ def test_lock_for_another_python_runs_in_the_image_and_builds_locked(
 def test_private_index_lock_in_a_container_leaks_nothing(images: Images, infra: Infra, run_container, tmp_path: Path,
                                                         docker_client: docker.DockerClient, backend: str) -> None:
     src = _marker_source(tmp_path, MARKERS + "mp-private-demo==0.1.0\n")
-    token = uuid.uuid4().hex
-    password = f"idxpw-{token[:16]}"
-    wheel = make_wheel(tmp_path / "dist", "mp-private-demo", "0.1.0",
-                       {"mp_private_demo/__init__.py": "SECRET_SAUCE = 7\n"})
-    ca_needles = ca_bundle_with_marker(infra, tmp_path, f"modelpack-test-ca-{token[16:]}")
     tool_repo = f"modelpack-it/lock-tool-{backend}-{RUN_ID}"  # a fresh tool image, built with these secrets
     env = {"MODELPACK_LOCK_TOOL_IMAGE": tool_repo, "MODELPACK_BACKEND": backend}
-    with PrivateIndex([wheel], "reader", password) as index:
-        url = f"http://reader:{password}@127.0.0.1:{index.port}/simple"
-        trusted = f"127.0.0.1:{index.port}"
-        flags = ["--base-image", TRIXIE, "-e", f"EXTRA_INDEX_URL={url}", "-e", f"PIP_TRUSTED_HOST={trusted}",
-                 "--ca-cert", str(tmp_path / "bundle.pem")]
+    with private_index(infra, tmp_path, PrivateIndex) as private:
+        flags = ["--base-image", TRIXIE, *private.flags]
         locked = run_cli("lock", str(src), *flags, env=env)
-        seen = list(index.requests)
+        seen = list(private.index.requests)
         tools = [t for i in docker_client.images.list(name=tool_repo) for t in i.tags]
         images.tags.extend(tools)  # removed at the end of the session
         assert locked.returncode == 0, locked.explain()
         assert ("/simple/mp-private-demo/", 200) in seen, seen  # resolved through the private index
         assert f"building {tool_repo}:" in locked.stderr, locked.explain()  # this run built the tool image
         text = (src / "requirements.lock").read_text()
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        digest = hashlib.sha256(private.wheel.read_bytes()).hexdigest()
         assert f"mp-private-demo==0.1.0 \\\n    --hash=sha256:{digest}" in text, text
-        needles = {"password": password.encode(), "index url": url.encode(), "trusted host": trusted.encode(),
-                   **{f"ca bundle bytes {i}": n for i, n in enumerate(ca_needles)}}
+        needles = private.needles
         for name, needle in needles.items():
             assert needle.decode() not in text, f"{name} in the lock"
             assert needle.decode() not in locked.output, f"{name} printed by modelpack lock"
@@ -287,11 +277,8 @@ def test_private_index_lock_in_a_container_leaks_nothing(images: Images, infra: 
         assert _lock_containers(docker_client) == []  # the container (and the settings file in it) is gone
         # the lock-tool image: every layer, its config and history
         assert len(tools) == 1, tools
-        control = {"control": b"pip-compile"}  # positive control: pip-tools' files are in a layer
-        found = scan_stream(docker_client.api.get_image(tools[0], chunk_size=1 << 20), {**needles, **control})
-        assert found == {"control"}, f"found in the lock-tool image: {sorted(found - {'control'})}"
-        meta = json.dumps(docker_client.api.inspect_image(tools[0])) + json.dumps(docker_client.api.history(tools[0]))
-        assert not scan_stream([meta.encode()], needles)
+        # positive control: pip-tools' files are in a layer
+        assert_image_clean(docker_client, tools[0], needles, control=b"pip-compile")
         if backend == "engine":
             return  # the build --locked below is the same for both
         tag, built = images.build(src, "lock-trixie-private", "--locked", *flags, base=False)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import io
 import shutil
 import tarfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -44,27 +42,10 @@ print(json.dumps({"bad": bad, "checked": checked, "names": names}))
 
 
 @pytest.fixture
-def served(images: Images, docker_client: docker.DockerClient) -> Iterator[tuple[docker.models.containers.Container, str, str]]:
+def served(images: Images, run_container) -> tuple[docker.models.containers.Container, str, str]:
     """examples/minimal running with HTTP and gRPC published -> (container, http url, grpc target)."""
-    container = docker_client.containers.run(images.example("minimal"), detach=True,
-                                             ports={"9000/tcp": ("127.0.0.1", None), "5000/tcp": ("127.0.0.1", None)})
-    try:
-        container.reload()
-        ports = container.attrs["NetworkSettings"]["Ports"]
-        url = f"http://127.0.0.1:{ports['9000/tcp'][0]['HostPort']}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(url + "/v2/health/ready", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        else:
-            raise AssertionError(container.logs().decode(errors="replace")[-3000:])
-        yield container, url, f"127.0.0.1:{ports['5000/tcp'][0]['HostPort']}"
-    finally:
-        container.remove(force=True)
+    app = run_container(images.example("minimal"), ports={"5000/tcp": ("127.0.0.1", None)})
+    return app.container, app.url, app.published(5000)
 
 
 def read_file(container, path: str) -> bytes:

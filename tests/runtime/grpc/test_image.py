@@ -3,15 +3,12 @@
 Reuses the integration suite's fixtures (real CLI, real engine, the local base image)."""
 from __future__ import annotations
 
-import time
-from typing import Iterator
-
 import grpc
 import pytest
 import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from integration.conftest import docker_client, images, infra, run_container  # noqa: F401 - pytest fixtures
 
-from integration.conftest import docker_client, images, infra  # noqa: F401 - pytest fixtures
 from modelpack_runtime.grpc.gen import grpc_predict_v2_pb2 as v2
 from modelpack_runtime.grpc.gen import grpc_predict_v2_pb2_grpc as v2_grpc
 from modelpack_runtime.grpc.gen import prediction_pb2 as pb
@@ -21,29 +18,10 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 @pytest.fixture
-def minimal_container(images, docker_client) -> Iterator[tuple[str, str]]:  # noqa: F811
+def minimal_container(images, run_container) -> tuple[str, str]:  # noqa: F811
     """examples/minimal running with 9000 and 5000 published on loopback -> (http url, grpc target)."""
-    container = docker_client.containers.run(
-        images.example("minimal"), detach=True,
-        ports={"9000/tcp": ("127.0.0.1", None), "5000/tcp": ("127.0.0.1", None)})
-    try:
-        container.reload()
-        ports = container.attrs["NetworkSettings"]["Ports"]
-        url = f"http://127.0.0.1:{ports['9000/tcp'][0]['HostPort']}"
-        target = f"127.0.0.1:{ports['5000/tcp'][0]['HostPort']}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(url + "/v2/health/ready", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        else:
-            raise AssertionError("container not ready:\n" + container.logs().decode(errors="replace")[-3000:])
-        yield url, target
-    finally:
-        container.remove(force=True)
+    app = run_container(images.example("minimal"), ports={"5000/tcp": ("127.0.0.1", None)})
+    return app.url, app.published(5000)
 
 
 def test_built_image_answers_grpc_on_5000(minimal_container):
