@@ -117,6 +117,10 @@ WheelsOpt = typer.Option(None, "--wheels", help="folder of local wheels, used be
 CaCertOpt = typer.Option(
     None, "--ca-cert", help="CA bundle for pip during the build (stays in the deps stage)"
 )
+CondaAuthOpt = typer.Option(
+    None, "--conda-auth", envvar="RATTLER_AUTH_FILE", metavar="FILE",
+    help="rattler auth file (JSON, host -> credential) for environment.yml's private channels; a build-only secret",
+)
 LabelOpt = typer.Option(None, "--label", metavar="K=V", help="extra image label (repeatable)")
 HealthOpt = typer.Option(
     False, "--healthcheck", help="add a Docker HEALTHCHECK (also MODELPACK_HEALTHCHECK=1)"
@@ -211,6 +215,7 @@ def build(
         INSTALLER_DEFAULT, "--installer", envvar="MODELPACK_INSTALLER",
         help="uv | pip: installs the dependencies (uv: measured faster, docs/buildkit-and-uv.md)",
     ),
+    conda_auth: Optional[Path] = CondaAuthOpt,
 ) -> None:
     """Build SRC into the image IMAGE."""
     from .pipeline import execute, plan
@@ -256,6 +261,7 @@ def build(
         locked=locked,
         backend=backend,
         installer=installer,
+        conda_auth=conda_auth,
     )
     the_plan = plan(options)
     if progress != "quiet":
@@ -299,6 +305,7 @@ def dockerfile(
     installer: str = typer.Option(
         INSTALLER_DEFAULT, "--installer", envvar="MODELPACK_INSTALLER", help="uv | pip, as for build",
     ),
+    conda_auth: Optional[Path] = CondaAuthOpt,
 ) -> None:
     """Render the build context (Dockerfile + files) into OUTDIR without building it. The Dockerfile
     is written for --backend (default engine: no RUN --mount, any builder) and --installer."""
@@ -308,7 +315,7 @@ def dockerfile(
     backend = _checked_backend_installer(backend, installer)
     options = _options(
         src, (), env, env_file, context_dir, builder, python, base_image, wheels, ca_cert, label, healthcheck,
-        model_dir=model_dir, layout=layout, backend=backend, installer=installer,
+        model_dir=model_dir, layout=layout, backend=backend, installer=installer, conda_auth=conda_auth,
     )
     spec = load_spec(options)
     for warning in spec.warnings:
@@ -327,6 +334,10 @@ def dockerfile(
             from .constants import CTX_CA_FILE
 
             secrets += f" --secret id={SECRET_CA_ID},src={ctx.directory / CTX_CA_FILE}"
+        if spec.conda_auth is not None:
+            from .conda import CTX_AUTH_FILE, SECRET_AUTH_ID
+
+            secrets += f" --secret id={SECRET_AUTH_ID},src={ctx.directory / CTX_AUTH_FILE}"
         typer.echo(f"build with: DOCKER_BUILDKIT=1 docker build{secrets} {ctx.directory}")
         if names:
             typer.echo(f"build-only values are not written: FILE holds one NAME='value' line for each of "
@@ -368,6 +379,7 @@ def lock(
         "auto", "--backend", envvar="MODELPACK_BACKEND",
         help="engine | buildkit | auto: builds the lock-tool image when pip-compile runs in a container",
     ),
+    conda_auth: Optional[Path] = CondaAuthOpt,
 ) -> None:
     """Pin every pip dependency of SRC for the image's Python and platform into SRC/requirements.lock
     (pip-compile --generate-hashes); `modelpack build` then installs from it. pip-compile runs on this
@@ -381,7 +393,7 @@ def lock(
         raise UsageError(f'--backend "{backend}": expected engine, buildkit or auto')
     options = _options(
         src, (), env, env_file, context_dir, builder, python, base_image, wheels, ca_cert, None, False,
-        platform=platform,
+        platform=platform, conda_auth=conda_auth,
     )
     spec = load_spec(options)
     if spec.deps.conda is not None:  # environment.yml -> conda-lock.yml (py-rattler solve)

@@ -14,6 +14,7 @@ import jinja2
 
 from . import constants as c
 from .builders import data_dir
+from .conda.auth import secret_values as conda_secret_values
 from .conda.plan import conda_plan, write_conda_context
 from .errors import UsageError
 from .flavour import Flavour
@@ -39,6 +40,7 @@ class RenderedContext:
     labels: dict[str, str]
     file_count: int
     size_bytes: int
+    secret_values: tuple[str, ...] = ()  # more values no log line may show (the --conda-auth file's)
 
 
 @dataclass(frozen=True)
@@ -307,4 +309,5 @@ def render_context(spec: BuildSpec, outdir: Path, *, include_secrets: bool, weig
         dict(spec.labels),
         count,
         size,
+        tuple(conda_secret_values(spec.conda_auth)) if spec.conda_auth is not None else (),
     )

@@ -73,6 +73,7 @@ class BuildOptions:
     locked: bool = False  # --locked: fail unless requirements.lock is current (issue 5)
     backend: str = "engine"  # engine | buildkit: the resolved --backend (packager.backend.select)
     installer: str = "pip"  # uv | pip: --installer (packager.flavour)
+    conda_auth: Path | None = None  # --conda-auth / RATTLER_AUTH_FILE: private conda channels (packager.conda.auth)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class BuildSpec:
     # pip / setuptools / wheel the deps stage must not remove, each with why (MODELPACK_KEEP_PIP=1,
     # a project install, your code imports it); the slim step also keeps what your dependencies need
     keep_installers: tuple[tuple[str, str], ...] = ()
+    # the checked rattler auth file for environment.yml's private channels: a build-only secret
+    conda_auth: Path | None = None
 
     @property
     def source_bytes(self) -> int:
@@ -264,6 +267,11 @@ def load_spec(options: BuildOptions) -> BuildSpec:
                 f"--ca-cert {options.ca_cert}: no such file; pass a PEM bundle such as "
                 "/etc/ssl/certs/ca-certificates.crt"
             )
+    conda_auth = None
+    if options.conda_auth is not None and deps is not None and deps.conda is not None:  # else unused
+        from .conda.auth import check_auth_file
+
+        conda_auth = attempt(check_auth_file, options.conda_auth)
     size_warning = attempt(check_size, files, sum(w.path.stat().st_size for w in deps.wheels) if deps else 0)
     if errors:
         count = f"{len(errors)} problems: " if len(errors) > 1 else ""
@@ -327,6 +335,7 @@ def load_spec(options: BuildOptions) -> BuildSpec:
         layout=layout,
         install_lock=install_lock,
         keep_installers=_keep_installers(root, files, deps, keep_pip),
+        conda_auth=conda_auth,
     )
 
 

@@ -37,6 +37,7 @@ from packager.backend.buildlog import pip_failure, uv_failure
 from packager.backend.client import connect, mapped_errors
 from packager.backend.engine import BuildResult, _labels_to_add, _needs_host_network, _split_tag
 from packager.backend.progress import Progress
+from packager.conda import CTX_AUTH_FILE, SECRET_AUTH_ID
 from packager.constants import CTX_CA_FILE
 from packager.errors import BuildFailed, DockerUnavailable, UsageError
 from packager.flavour import SECRET_CA_ID, SECRET_ENV_ID, SECRETS_DIGEST_ARG
@@ -350,6 +351,9 @@ def _write_secrets(folder: Path, ctx: RenderedContext) -> list[str]:
     ca = Path(ctx.directory) / CTX_CA_FILE
     if ca.is_file():
         args += ["--secret", f"id={SECRET_CA_ID},src={ca}"]
+    auth = Path(ctx.directory) / CTX_AUTH_FILE
+    if auth.is_file():  # --conda-auth: mounted into the conda stage's environment step only
+        args += ["--secret", f"id={SECRET_AUTH_ID},src={auth}"]
     return args
 
 
@@ -366,7 +370,7 @@ def build(ctx: RenderedContext, tags: list[str], *, no_cache: bool = False, pull
         raise UsageError("no image tag given", hint="pass the image name, e.g. `modelpack build ./src myimage`")
     for tag in tags:
         _split_tag(tag)
-    progress.add_secrets(list(ctx.secret_build_args.values()))
+    progress.add_secrets([*ctx.secret_build_args.values(), *ctx.secret_values])
     # ctx.build_args (non-secret, e.g. a conda channel URL) count too, as in the engine backend
     if network is None and _needs_host_network({**ctx.build_args, **ctx.secret_build_args}):
         network = "host"

@@ -65,7 +65,7 @@ def build(ctx: RenderedContext, tags: list[str], *, no_cache: bool = False, pull
         progress.line("a build argument points at the build host's loopback (127.0.0.1/localhost): "
                       "building with --network host so the install step can reach it")
     secrets = list(ctx.secret_build_args.values())
-    progress.add_secrets(secrets)
+    progress.add_secrets([*secrets, *ctx.secret_values])
     if not tags:
         raise UsageError("no image tag given", hint="pass the image name, e.g. `modelpack build ./src myimage`")
     names = [_split_tag(t) for t in tags]

@@ -17,4 +17,7 @@ CONDA_PLATFORM = {"linux/amd64": "linux-64", "linux/arm64": "linux-aarch64"}
 VIRTUAL_PACKAGES = (("__linux", "6.1"), ("__glibc", "2.36"), ("__unix", "0"))
 CTX_ENV_JSON = "modelpack/conda-env.json"
 CTX_CREATE_SCRIPT = "modelpack/conda_create.py"
+CTX_AUTH_FILE = "modelpack/conda-auth.json"  # --conda-auth: a secret mount on BuildKit (packager.conda.auth)
+STAGE_AUTH_FILE = "/tmp/modelpack/conda-auth.json"  # where the conda stage reads it (RATTLER_AUTH_FILE)
+SECRET_AUTH_ID = "conda_auth"
 PIP_REQUIREMENTS = "conda-pip-requirements.txt"  # environment.yml's pip: list, in deps/

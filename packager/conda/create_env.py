@@ -21,8 +21,12 @@ async def main(spec_file: str, cache_dir: str) -> int:
         rattler.GenericVirtualPackage(rattler.PackageName(n), rattler.Version(v), rattler.BuildString("0"))
         for n, v in spec["virtual_packages"]
     ]
+    # a private channel: RATTLER_AUTH_FILE names the auth file (a secret mount on BuildKit), which
+    # only a client with rattler's middleware reads
+    client = rattler.Client.default_client() if os.environ.get("RATTLER_AUTH_FILE") else None
+    gateway = rattler.Gateway(client=client) if client else None
     records = await rattler.solve(spec["channels"], exact, platforms=[spec["platform"], "noarch"],
-                                  virtual_packages=virtual)
+                                  virtual_packages=virtual, gateway=gateway)
     for record in records:
         want = wanted.get(record.name.normalized)
         got = record.sha256.hex() if record.sha256 else ""
@@ -34,7 +38,7 @@ async def main(spec_file: str, cache_dir: str) -> int:
     # already there are not downloaded again (a BuildKit cache mount keeps them between builds)
     cached = sum(os.path.isfile(os.path.join(cache_dir, f"{r.name.normalized}-{r.version}-{r.build}", "info",
                                              "index.json")) for r in records)
-    await rattler.install(records, spec["prefix"], cache_dir=cache_dir, show_progress=False)
+    await rattler.install(records, spec["prefix"], cache_dir=cache_dir, show_progress=False, client=client)
     print(f"conda environment {spec['prefix']}: {len(records)} packages ({cached} already in the package cache)")
     return 0
 

@@ -10,6 +10,7 @@ import yaml
 
 from ..errors import SourceError
 from ..source.requirements import check_requirement_strings
+from .auth import check_channels
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ def read_environment(root: Path, rel: str) -> CondaEnvironment:
     if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
         raise SourceError(f"{rel}: channels: must be a non-empty list of channel names or URLs",
                           "add e.g. `channels: [conda-forge]`")
+    check_channels(rel, tuple(channels))
     deps = data.get("dependencies")
     if not isinstance(deps, list) or not deps:
         raise SourceError(f"{rel}: dependencies: must be a non-empty list", "list python and your packages")

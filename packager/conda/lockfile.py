@@ -84,7 +84,7 @@ def lock_conda(spec, platform: str) -> tuple[Path, int]:  # spec: packager.spec.
     from .solve import conda_platform, solve_environment
 
     env = spec.deps.conda
-    packages = solve_environment(env, platform)
+    packages = solve_environment(env, platform, spec.conda_auth)
     return write_conda_lock(spec.source.root, env, conda_platform(platform), packages), len(packages)
 
 

@@ -5,13 +5,17 @@ context; the build stage installs exactly that, so the host decides and the imag
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import LockError, UsageError
 from ..redact import redact
 from . import CONDA_PLATFORM, VIRTUAL_PACKAGES
+from .auth import AUTH_FILE_ENV
 from .envfile import CondaEnvironment
 
 
@@ -48,15 +52,19 @@ def rattler_version() -> str:
                         "pip install py-rattler") from None
 
 
-def solve_environment(env: CondaEnvironment, platform: str) -> list[CondaPackage]:
+def solve_environment(env: CondaEnvironment, platform: str, auth: Path | None = None) -> list[CondaPackage]:
     """The packages of `env` for `platform` (linux/amd64...). An unsolvable file -> one-line LockError.
+    `auth`: a rattler auth file with the private channels' credentials (packager.conda.auth).
     The solve runs in a child process (packager.conda.solve_worker says why)."""
     rattler_version()
     subdir = conda_platform(platform)
     request = {"channels": list(env.channels), "specs": list(env.specs), "subdir": subdir,
                "virtual": [list(v) for v in VIRTUAL_PACKAGES]}
+    child_env = {k: v for k, v in os.environ.items() if k != AUTH_FILE_ENV}
+    if auth is not None:
+        child_env[AUTH_FILE_ENV] = str(auth)
     proc = subprocess.run([sys.executable, "-m", "packager.conda.solve_worker"], input=json.dumps(request),
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False, env=child_env)
     try:
         answer = json.loads(proc.stdout)
     except ValueError:
@@ -67,8 +75,12 @@ def solve_environment(env: CondaEnvironment, platform: str) -> list[CondaPackage
         text = " ".join(line.strip() for line in answer["message"].splitlines() if line.strip())
         text = text.replace("Cannot solve the request because of: ", "")
         kind = "cannot be solved" if answer["error"] == "SolverError" else "channel error"
-        raise LockError(f"{env.file}: {kind} for {subdir}: {redact(text)}",
-                        "fix the package name or version, or the channel")
+        fix = "fix the package name or version, or the channel"
+        if re.search(r"\b(401|403)\b", text) or answer["error"] == "AuthenticationStorageError":
+            fix = ("give the channel's credentials in a rattler auth file keyed by its host name: "
+                   f"--conda-auth FILE (or {AUTH_FILE_ENV})" if auth is None else
+                   f"check the entry for the channel's host name in --conda-auth {auth}")
+        raise LockError(f"{env.file}: {kind} for {subdir}: {redact(text)}", fix)
     return sorted(
         (CondaPackage(r["name"], r["version"], r["build"], r["url"], r["sha256"], r["md5"],
                       tuple(sorted(_dependency(d) for d in r["depends"]))) for r in answer["packages"]),

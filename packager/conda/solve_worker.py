@@ -19,7 +19,10 @@ async def _solve(request: dict) -> list[dict]:
         rattler.GenericVirtualPackage(rattler.PackageName(n), rattler.Version(v), rattler.BuildString("0"))
         for n, v in request["virtual"]
     ]
-    records = await rattler.solve(request["channels"], request["specs"],
+    # with RATTLER_AUTH_FILE (packager.conda.auth), a client whose middleware reads it: py-rattler's
+    # default gateway sends no credentials
+    gateway = rattler.Gateway(client=rattler.Client.default_client()) if os.environ.get("RATTLER_AUTH_FILE") else None
+    records = await rattler.solve(request["channels"], request["specs"], gateway=gateway,
                                   platforms=[request["subdir"], "noarch"], virtual_packages=virtual)
     return [
         {"name": r.name.normalized, "version": str(r.version), "build": str(r.build), "url": str(r.url),

@@ -7,7 +7,8 @@ The same split as the pip `deps` stage (packager.flavour):
   the environment, so neither reaches the image.
 - BuildKit: the build-only values are the `pip_env` secret (a shell file the steps source) and the
   CA bundle the `ca` secret, mounted only into the steps that download; no layer of any stage
-  holds them. py-rattler's package cache and the pip / uv caches are cache mounts, so a changed
+  holds them. The `--conda-auth` file of private channels is the `conda_auth` secret of the
+  environment step (copied into this stage on the Engine API). py-rattler's package cache and the pip / uv caches are cache mounts, so a changed
   environment.yml downloads only the packages that changed.
 - `--installer uv`: uv (the deps stage's pinned version, installed with pip into /opt/uv, which
   stays in this stage) installs py-rattler, modelpack's runtime and environment.yml's `pip:` list
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..flavour import SECRET_CA_ID, UV_HOME, UV_VERSION, Flavour
+from . import SECRET_AUTH_ID, STAGE_AUTH_FILE
+from .auth import AUTH_FILE_ENV
 
 if TYPE_CHECKING:
     from ..render import Layout
@@ -68,10 +71,14 @@ class CondaSteps:
         BuildKit (and deleted with the stage's temporary files on the Engine API)."""
         ca = self.flavour.ca_file
         ssl = f"SSL_CERT_FILE={ca} " if ca else ""
+        if self.plan.auth_file:  # private channels: rattler's middleware reads the auth file
+            ssl += f"{AUTH_FILE_ENV}={STAGE_AUTH_FILE} "
         if self.flavour.secret_mounts:
             mounts = [f"--mount=type=cache,target={RATTLER_CACHE_MOUNT}"]
             if ca:
                 mounts.append(f"--mount=type=secret,id={SECRET_CA_ID},target={ca},required=true")
+            if self.plan.auth_file:
+                mounts.append(f"--mount=type=secret,id={SECRET_AUTH_ID},target={STAGE_AUTH_FILE},required=true")
             return (f"RUN {' '.join(mounts)} \\\n    {ssl}{RATTLER_HOME}/bin/python {script} {env_json} "
                     f"{RATTLER_CACHE_MOUNT}/cache/pkgs")
         return (f"RUN {ssl}{RATTLER_HOME}/bin/python {script} {env_json} {RATTLER_CACHE_TMP} "

@@ -5,9 +5,11 @@ with py-rattler and installs it in the conda build stage. The container is calle
 proves it runs inside the environment and imports the conda package."""
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -45,7 +47,16 @@ class _Quiet(SimpleHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
+    authorization: str | None = None  # when set, the channel wants this Authorization header
+
     def do_GET(self) -> None:
+        if self.authorization is not None and self.headers.get("Authorization") != self.authorization:
+            self.requests.append(f"401 {self.path}")
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="conda"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.requests.append(self.path)
         super().do_GET()
 
@@ -56,10 +67,11 @@ def channel_dir(tmp_path_factory) -> Path:
 
 
 @contextlib.contextmanager
-def serve_channel(root: Path) -> Iterator[tuple[str, list[str]]]:
-    """(URL, the paths asked for so far) of a channel folder served on loopback."""
+def serve_channel(root: Path, authorization: str | None = None) -> Iterator[tuple[str, list[str]]]:
+    """(URL, the paths asked for so far) of a channel folder served on loopback; with
+    `authorization`, every request without that header gets 401 (a private channel)."""
     requests: list[str] = []
-    handler = type("Recording", (_Quiet,), {"requests": requests})
+    handler = type("Recording", (_Quiet,), {"requests": requests, "authorization": authorization})
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -162,6 +174,51 @@ def test_conda_lock_pins_the_build(images: Images, run_container, channel_dir: P
     assert stale.returncode == 7, stale.explain()
     assert stale.error_lines() == [("error: --locked: conda-lock.yml is stale: environment.yml or the platform "
                                    "changed since conda-lock.yml was written; run `modelpack lock SRC`")]
+
+
+@pytest.mark.parametrize("backend", ["engine", "buildkit"])
+def test_private_channel_credentials_come_from_the_auth_file_and_leave_nothing(
+        images: Images, run_container, channel_dir: Path, tmp_path: Path, docker_client: docker.DockerClient,
+        backend: str) -> None:
+    password = f"chanpw-{uuid.uuid4().hex[:16]}"
+    header = "Basic " + base64.b64encode(f"reader:{password}".encode()).decode()
+    auth = tmp_path / "rattler-auth.json"
+    auth.write_text(json.dumps({"127.0.0.1": {"BasicHTTP": {"username": "reader", "password": password}}}))
+    with serve_channel(channel_dir, authorization=header) as (url, seen):
+        src = _example(tmp_path, url)
+        # without the auth file: the host's solve gets 401, one line that says what to pass
+        refused = run_cli("build", str(src), images.tag("conda-noauth"), "--base-image", images.infra.base_image,
+                          "--backend", backend, "--progress", "plain")
+        assert refused.returncode == 7, refused.explain()
+        [line] = refused.error_lines()
+        assert line.startswith("error: environment.yml: channel error for linux-64: ") and "401" in line, line
+        assert line.endswith("give the channel's credentials in a rattler auth file keyed by its host name: "
+                             "--conda-auth FILE (or RATTLER_AUTH_FILE)"), line
+        # the lock: solved through the auth file; its package URLs hold no credential
+        locked = run_cli("lock", str(src), "--conda-auth", str(auth))
+        assert locked.returncode == 0, locked.explain()
+        lock_text = (src / "conda-lock.yml").read_text()
+        assert f"url: {url}linux-64/mp-conda-demo-1.0-0.tar.bz2" in lock_text, lock_text
+        # the build, from the lock: the conda stage downloads through the secret (or the stage's copy)
+        before = len(seen)
+        tag, result = images.build(src, f"conda-private-{backend}", "--conda-auth", str(auth), "--locked",
+                                   "--backend", backend)
+        downloads = [p for p in seen[before:] if p.endswith(".tar.bz2")]
+    assert result.returncode == 0, result.explain()
+    assert sorted(downloads) == ["/linux-64/mp-conda-demo-1.0-0.tar.bz2", "/linux-64/python-3.11.2-modelpack_0.tar.bz2"], seen
+    if backend == "buildkit":
+        assert "--mount=type=secret,id=conda_auth" in result.output, result.explain()
+    running = run_container(tag)
+    assert running.post("/api/v1.0/predictions", {"data": {"ndarray": [[1, 2]]}}).json()["data"]["ndarray"] == [[42, 84]]
+    _code, out = running.container.exec_run(["sh", "-c", f"ls /tmp/modelpack; cat {PREFIX}/conda-meta/*.json"])
+    assert password not in out.decode() and "conda-auth" not in out.decode()
+    needles = {"password": password.encode(), "basic auth header": header.split()[1].encode(),
+               "auth file": auth.read_bytes()[:40]}
+    # positive control: the conda package's file is in a layer
+    assert_image_clean(docker_client, tag, needles, control=b"ANSWER = 42")
+    for name, needle in needles.items():
+        assert needle.decode() not in lock_text, f"{name} in conda-lock.yml"
+        assert needle.decode() not in result.output + locked.output + refused.output, f"{name} printed"
 
 
 def run_steps(dockerfile: str) -> list[str]:

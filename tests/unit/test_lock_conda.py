@@ -29,7 +29,7 @@ GOOD = "channels: [conda-forge]\ndependencies:\n  - python=3.11\n  - numpy\n  - 
 
 
 def _source(tmp_path: Path, env_yml: str, s2i: str = "MODEL_NAME=Model\n", **extra: str) -> Path:
-    (tmp_path / ".s2i").mkdir()
+    (tmp_path / ".s2i").mkdir(parents=True)
     (tmp_path / ".s2i/environment").write_text(s2i)
     (tmp_path / "Model.py").write_text("class Model:\n    def predict(self, X, n=None, m=None):\n        return X\n")
     (tmp_path / "environment.yml").write_text(env_yml)
@@ -114,3 +114,90 @@ def test_conda_stage_on_buildkit_uses_secret_and_cache_mounts(tmp_path: Path, in
         assert "--mount=type=secret,id=ca,target=/tmp/modelpack/ca.crt" in step
         assert ("/opt/uv/bin/uv pip install --python /opt/conda/envs/microservice/bin/python" in step) == (installer == "uv")
     assert "pw" not in stage and "t0k" not in stage
+
+
+# --- private channels: credentials never in a channel URL, a rattler auth file as a build-only secret ---
+
+AUTH = '{"conda.example.com": {"BasicHTTP": {"username": "reader", "password": "chan-pw-1234"}}}'
+
+
+@pytest.mark.parametrize("channel, masked", [
+    ("https://reader:chan-pw-1234@conda.example.com/private", "https://****@conda.example.com/private"),
+    ("https://tok-5678@conda.example.com/private", "https://****@conda.example.com/private"),
+    ("https://conda.anaconda.org/t/tok-5678/private", "https://conda.anaconda.org/t/****/private"),
+    ("https://conda.anaconda.org/t/tok-5678/", "https://conda.anaconda.org/t/****"),
+])
+def test_a_credential_in_a_channel_url_is_refused_masked(tmp_path: Path, channel: str, masked: str) -> None:
+    text = f"channels:\n  - conda-forge\n  - {channel}\ndependencies: [python=3.11]\n"
+    with pytest.raises(SourceError) as info:
+        plan(BuildOptions(src=_source(tmp_path, text)))
+    message = str(info.value)
+    assert message.startswith(f"environment.yml: channels: {masked} holds a credential"), message
+    assert "--conda-auth FILE" in message and "\n" not in message
+    assert "chan-pw-1234" not in message and "tok-5678" not in message
+
+
+@pytest.mark.parametrize("channel", ["conda-forge", "https://conda.example.com/private", "file:///srv/channel",
+                                     "https://conda.example.com/tools/t/"])
+def test_channels_without_credentials_pass(channel: str) -> None:
+    from packager.conda.auth import channel_credential
+
+    assert channel_credential(channel) is None
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "--conda-auth {path}: no such file; pass a rattler auth file"),
+    ("{not json", "--conda-auth {path}: not valid JSON (JSONDecodeError at 1:2)"),
+    ("[]", "--conda-auth {path}: expected a JSON object of host names"),
+    ('{"https://conda.example.com": {"BearerToken": "tok-5678"}}',
+     "--conda-auth {path}: key 'https://conda.example.com' is not a host name"),
+    ('{"conda.example.com:8443": {"BearerToken": "tok-5678"}}',
+     "--conda-auth {path}: key 'conda.example.com:8443' is not a host name"),
+    ('{"conda.example.com": {"Basic": {"username": "u", "password": "tok-5678"}}}',
+     "--conda-auth {path}: conda.example.com: expected one credential: BasicHTTP, BearerToken, CondaToken"),
+])
+def test_bad_auth_file_is_one_line_without_its_values(tmp_path: Path, content: str | None, message: str) -> None:
+    auth = tmp_path / "auth.json"
+    if content is not None:
+        auth.write_text(content)
+    with pytest.raises(SourceError) as info:
+        plan(BuildOptions(src=_source(tmp_path / "src", GOOD), conda_auth=auth))
+    text = str(info.value)
+    assert text.startswith(message.format(path=auth)), text
+    assert "tok-5678" not in text and "\n" not in text
+
+
+def test_auth_file_is_ignored_without_environment_yml(tmp_path: Path) -> None:
+    # RATTLER_AUTH_FILE may be set for every build on a machine: a pip folder does not use it
+    src = _source(tmp_path, GOOD)
+    (src / "environment.yml").unlink()
+    spec = plan(BuildOptions(src=src, conda_auth=tmp_path / "missing.json")).spec
+    assert spec.conda_auth is None
+
+
+@pytest.mark.parametrize("backend", ["engine", "buildkit"])
+def test_auth_file_reaches_the_environment_step_only(tmp_path: Path, backend: str) -> None:
+    from packager.render import render_context
+
+    auth = tmp_path / "auth.json"
+    auth.write_text(AUTH)
+    the_plan = plan(BuildOptions(src=_source(tmp_path / "src", GOOD), conda_auth=auth, backend=backend))
+    stage, final = the_plan.dockerfile.split("# Final stage", 1)
+    assert "conda-auth" not in final and "RATTLER_AUTH_FILE" not in final
+    [create] = [r for r in run_steps(stage) if "conda_create.py" in r]
+    assert "RATTLER_AUTH_FILE=/tmp/modelpack/conda-auth.json " in create
+    others = [r for r in run_steps(stage) if "conda_create.py" not in r]
+    assert others and not any("conda-auth" in r or "RATTLER_AUTH_FILE" in r for r in others)
+    copy = "COPY modelpack/conda-auth.json /tmp/modelpack/conda-auth.json"
+    mount = "--mount=type=secret,id=conda_auth,target=/tmp/modelpack/conda-auth.json,required=true"
+    if backend == "buildkit":
+        assert mount in create and copy not in stage
+    else:
+        assert copy in stage and mount not in stage
+    # the context holds the file (0600) for the secret mount or the COPY; the logs mask its values
+    with pytest.MonkeyPatch.context() as mp:  # no channel here: the stage's inputs are what is tested
+        mp.setattr("packager.conda.solve.solve_environment", lambda env, platform, auth=None: [])
+        ctx = render_context(the_plan.spec, tmp_path / "ctx", include_secrets=True)
+    written = tmp_path / "ctx" / "modelpack" / "conda-auth.json"
+    assert written.read_text() == AUTH and (written.stat().st_mode & 0o777) == 0o600
+    assert "chan-pw-1234" in ctx.secret_values and "reader" in ctx.secret_values
