@@ -30,6 +30,7 @@ class Ctx:
     labels: dict[str, str]
     file_count: int = 1
     size_bytes: int = 1
+    secret_values: tuple[str, ...] = ()
 
 
 def _ctx(tmp_path: Path, dockerfile: str, **kw: object) -> Ctx:
@@ -55,18 +56,22 @@ def tags(docker_client: docker.DockerClient):
 
 
 def test_build_tags_labels_and_masks_secret_build_args(tmp_path, infra: Infra, tags, docker_client) -> None:
+    other = f"chanpw-{RUN_ID}"  # a value of a secret file (--conda-auth) that a step printed
     dockerfile = (f"FROM {infra.base_image}\nARG TOKEN_VALUE\nARG PLAIN\n"
                   "RUN echo \"token is $TOKEN_VALUE, plain is $PLAIN\" && test -n \"$TOKEN_VALUE\"\n"
+                  f"RUN echo \"auth file says {other}\"\n"
                   "COPY hello.txt /hello.txt\n")
     out = io.StringIO()
     secret = f"s3cret-{RUN_ID}"
     ctx = _ctx(tmp_path, dockerfile, build_args={"PLAIN": "visible"}, secret_build_args={"TOKEN_VALUE": secret},
                labels={"io.modelpack.test": RUN_ID})
+    ctx = Ctx(**{**ctx.__dict__, "secret_values": (other,)})
     first, second = tags("a"), tags("b")
     result = build(ctx, [first, second], progress=Progress("plain", stream=out))
     log = out.getvalue()
     assert "token is ****, plain is visible" in log  # the RUN step saw the secret; the log did not
     assert secret not in log
+    assert "auth file says ****" in log and other not in log
     image = docker_client.images.get(first)
     assert image.id == result.image_id
     assert second in docker_client.images.get(second).tags
