@@ -31,7 +31,7 @@ from .errors import (
     to_microservice_error,
     v2_error_body,
 )
-from .inline import _WINDOW_MASK, THRESHOLD, RouteState, Runner
+from .inline import RouteState, Runner
 from .settings import Settings
 
 log = logging.getLogger("modelpack_runtime.http")
@@ -240,21 +240,10 @@ class App:
             if work is None:
                 reply = await route.handler(req)
             else:
-                # Runner.run, inlined: an inline call costs no coroutine and no thread hop
+                # Runner.run without its coroutine: an inline call costs no await and no thread hop
                 runner = self.runner
-                mode = runner.mode
-                if mode == "always":
-                    reply = work(req)
-                elif mode == "auto" and state.inline and runner.submitted == runner.finished:
-                    t0 = perf_counter()
-                    try:
-                        reply = work(req)
-                    finally:
-                        elapsed = perf_counter() - t0
-                        if elapsed < THRESHOLD:
-                            state.recent = (state.recent << 1) & _WINDOW_MASK
-                        else:
-                            state.record_inline(elapsed)
+                if runner.inline_now(state):
+                    reply = runner.call_inline(state, work, req)
                 else:
                     reply = await runner.run_in_pool(state, work, req)
             status = reply[0]

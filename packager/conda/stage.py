@@ -8,8 +8,9 @@ The same split as the pip `deps` stage (packager.flavour):
 - BuildKit: the build-only values are the `pip_env` secret (a shell file the steps source) and the
   CA bundle the `ca` secret, mounted only into the steps that download; no layer of any stage
   holds them. The `--conda-auth` file of private channels is the `conda_auth` secret of the
-  environment step (copied into this stage on the Engine API). py-rattler's package cache and the pip / uv caches are cache mounts, so a changed
-  environment.yml downloads only the packages that changed.
+  environment step (copied into this stage on the Engine API). py-rattler's package cache and the
+  pip / uv caches are cache mounts, so a changed environment.yml downloads only the packages that
+  changed.
 - `--installer uv`: uv (the deps stage's pinned version, installed with pip into /opt/uv, which
   stays in this stage) installs py-rattler, modelpack's runtime and environment.yml's `pip:` list
   into the environment's own python, with pip's index, trusted-host and CA settings mapped onto
@@ -70,18 +71,18 @@ class CondaSteps:
         """The environment from the host's solve; py-rattler's package cache is a cache mount on
         BuildKit (and deleted with the stage's temporary files on the Engine API)."""
         ca = self.flavour.ca_file
-        ssl = f"SSL_CERT_FILE={ca} " if ca else ""
+        env = f"SSL_CERT_FILE={ca} " if ca else ""
         if self.plan.auth_file:  # private channels: rattler's middleware reads the auth file
-            ssl += f"{AUTH_FILE_ENV}={STAGE_AUTH_FILE} "
+            env += f"{AUTH_FILE_ENV}={STAGE_AUTH_FILE} "
         if self.flavour.secret_mounts:
             mounts = [f"--mount=type=cache,target={RATTLER_CACHE_MOUNT}"]
             if ca:
                 mounts.append(f"--mount=type=secret,id={SECRET_CA_ID},target={ca},required=true")
             if self.plan.auth_file:
                 mounts.append(f"--mount=type=secret,id={SECRET_AUTH_ID},target={STAGE_AUTH_FILE},required=true")
-            return (f"RUN {' '.join(mounts)} \\\n    {ssl}{RATTLER_HOME}/bin/python {script} {env_json} "
+            return (f"RUN {' '.join(mounts)} \\\n    {env}{RATTLER_HOME}/bin/python {script} {env_json} "
                     f"{RATTLER_CACHE_MOUNT}/cache/pkgs")
-        return (f"RUN {ssl}{RATTLER_HOME}/bin/python {script} {env_json} {RATTLER_CACHE_TMP} "
+        return (f"RUN {env}{RATTLER_HOME}/bin/python {script} {env_json} {RATTLER_CACHE_TMP} "
                 f"\\\n    && rm -rf {RATTLER_CACHE_TMP}")
 
     def install(self, pip_env: tuple[tuple[str, str], ...], args: str, first: bool = True) -> str:
